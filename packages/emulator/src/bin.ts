@@ -1,0 +1,1 @@
+console.log("fedcred-emulator: not yet");

@@ -1,0 +1,74 @@
+import "reflect-metadata";
+import { webcrypto } from "node:crypto";
+import * as x509 from "@peculiar/x509";
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+/** A certificate authority generated at start, and a server certificate it issued for loopback. */
+export interface TlsAuthority {
+  /** PEM of the CA certificate: trust it (NODE_EXTRA_CA_CERTS, kubeconfig `certificate-authority-data`). */
+  readonly caCertificate: string;
+  /** PEM of the server certificate (SAN: `localhost`, `127.0.0.1`). */
+  readonly serverCertificate: string;
+  /** PEM (PKCS#8) of the server's private key. */
+  readonly serverKey: string;
+}
+
+const RSA = {
+  name: "RSASSA-PKCS1-v1_5",
+  hash: "SHA-256",
+  publicExponent: new Uint8Array([1, 0, 1]),
+  modulusLength: 2048,
+} as const;
+
+function toPem(der: ArrayBuffer, label: string): string {
+  const base64 = Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n");
+  return `-----BEGIN ${label}-----\n${base64.trimEnd()}\n-----END ${label}-----\n`;
+}
+
+/** Generates a CA and a server certificate for `localhost` / `127.0.0.1`, valid for a day. */
+export async function createTlsAuthority(commonName = "fedcred emulator CA"): Promise<TlsAuthority> {
+  const notBefore = new Date(Date.now() - 60_000);
+  const notAfter = new Date(Date.now() + 24 * 3600_000);
+  const caKeys = await webcrypto.subtle.generateKey(RSA, true, ["sign", "verify"]);
+  const ca = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: "01",
+    name: `CN=${commonName}`,
+    notBefore,
+    notAfter,
+    keys: caKeys as CryptoKeyPair,
+    signingAlgorithm: RSA,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey as CryptoKey),
+    ],
+  });
+  const serverKeys = await webcrypto.subtle.generateKey(RSA, true, ["sign", "verify"]);
+  const server = await x509.X509CertificateGenerator.create({
+    serialNumber: "02",
+    subject: "CN=localhost",
+    issuer: ca.subject,
+    notBefore,
+    notAfter,
+    publicKey: serverKeys.publicKey as CryptoKey,
+    signingKey: caKeys.privateKey as CryptoKey,
+    signingAlgorithm: RSA,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension([
+        { type: "dns", value: "localhost" },
+        { type: "ip", value: "127.0.0.1" },
+      ]),
+      await x509.AuthorityKeyIdentifierExtension.create(ca, false),
+    ],
+  });
+  const serverKeyDer = await webcrypto.subtle.exportKey("pkcs8", serverKeys.privateKey as CryptoKey);
+  return {
+    caCertificate: ca.toString("pem") + "\n",
+    serverCertificate: server.toString("pem") + "\n",
+    serverKey: toPem(serverKeyDer, "PRIVATE KEY"),
+  };
+}
