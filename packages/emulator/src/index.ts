@@ -15,3 +15,10 @@ export type {
   MintServiceAccountTokenOptions,
 } from "./kubernetes.js";
 export { startKubernetes } from "./kubernetes.js";
+export type {
+  ProjectedToken,
+  ProjectedVolume,
+  ProjectedVolumeOptions,
+  ServiceAccountTokenProjection,
+} from "./projected-volume.js";
+export { startProjectedVolume } from "./projected-volume.js";
