@@ -1,1 +1,20 @@
-export const x: number = 1;
+export type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
+export type { AssertionContext, AssertionFunc } from "./assertion.js";
+export { AZURE_AUTHORITY_HOST, AzureAuthorityHosts } from "./authority.js";
+export {
+  ClientAssertionCredential,
+  type ClientAssertionCredentialOptions,
+} from "./client-assertion-credential.js";
+export {
+  AuthenticationError,
+  type AuthenticationErrorCode,
+  type CredentialUnavailableCode,
+  CredentialUnavailableError,
+  FedcredError,
+  type TokenErrorResponse,
+} from "./errors.js";
+export { decodeJwtPayload, type JwtClaims } from "./jwt.js";
+export { type MemoizeAssertionOptions, memoizeAssertion } from "./memo.js";
+export type { RetryOptions } from "./retry.js";
+export { AZURE_IDENTITY_DISABLE_MULTITENANTAUTH } from "./tenant.js";
+export type { FetchLike } from "./token-request.js";

@@ -1,0 +1,168 @@
+import { inspect } from "node:util";
+
+/** The stable codes of {@link CredentialUnavailableError}. */
+export type CredentialUnavailableCode =
+  | "missing_configuration"
+  | "invalid_configuration"
+  | "tenant_not_allowed"
+  | "assertion_unavailable"
+  | "credential_closed";
+
+/** The stable codes of {@link AuthenticationError}. */
+export type AuthenticationErrorCode =
+  | "token_request_rejected"
+  | "token_request_failed"
+  | "invalid_token_response"
+  | "assertion_failed"
+  | "invalid_assertion";
+
+/**
+ * The parsed error answer of the Entra ID token endpoint. It holds no secret.
+ *
+ * @example
+ * ```ts
+ * import { AuthenticationError } from "@fedcred/core";
+ *
+ * function codesOf(error: unknown): number[] {
+ *   return AuthenticationError.isInstance(error) ? (error.errorResponse?.errorCodes ?? []) : [];
+ * }
+ * ```
+ */
+export interface TokenErrorResponse {
+  /** The OAuth error, such as `invalid_client`. */
+  error: string;
+  /** Entra's text, beginning `AADSTSnnnn:`. Codes are stable, texts are not: match `errorCodes`. */
+  errorDescription: string;
+  /** The AADSTS codes, such as `[700213]`. */
+  errorCodes: number[];
+  correlationId?: string;
+  traceId?: string;
+  timestamp?: string;
+  errorUri?: string;
+}
+
+const MARKER = Symbol.for("fedcred.error");
+
+/**
+ * The base of every error fedcred throws. Each subclass has a `name` that Azure SDK code
+ * understands and a stable `code` for programs. Its message, `JSON.stringify` and
+ * `util.inspect` never hold an assertion, an access token or a key.
+ *
+ * @example
+ * ```ts
+ * import { FedcredError } from "@fedcred/core";
+ *
+ * try {
+ *   await credential.getToken("https://storage.azure.com/.default");
+ * } catch (error) {
+ *   if (FedcredError.isInstance(error)) console.error(error.code, error.message);
+ * }
+ * ```
+ */
+export class FedcredError extends Error {
+  /** A stable, machine-readable code. */
+  readonly code: string;
+
+  constructor(message: string, code: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    Object.defineProperty(this, MARKER, { value: true });
+  }
+
+  /** `true` for fedcred errors, also across duplicated installs of the package. */
+  static isInstance(error: unknown): error is FedcredError {
+    return typeof error === "object" && error !== null && MARKER in error;
+  }
+
+  /** What `JSON.stringify` prints: the name, code and message, and nothing else. */
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message };
+  }
+}
+
+// util.inspect would otherwise print every own property, causes included; keep it to the stack and code.
+Object.defineProperty(FedcredError.prototype, inspect.custom, {
+  value(this: FedcredError): string {
+    return `${this.stack ?? `${this.name}: ${this.message}`}\n  code: ${JSON.stringify(this.code)}`;
+  },
+});
+
+/**
+ * The credential cannot try here: configuration is missing or invalid, the tenant is not
+ * allowed, or the assertion source is not present. Credential chains move on to the next one.
+ *
+ * @example
+ * ```ts
+ * import { CredentialUnavailableError } from "@fedcred/core";
+ *
+ * throw new CredentialUnavailableError(
+ *   "No token file: set options.path or AZURE_FEDERATED_TOKEN_FILE.",
+ *   "missing_configuration",
+ * );
+ * ```
+ */
+export class CredentialUnavailableError extends FedcredError {
+  declare readonly code: CredentialUnavailableCode;
+
+  constructor(message: string, code: CredentialUnavailableCode, options?: { cause?: unknown }) {
+    super(message, code, options);
+    this.name = "CredentialUnavailableError";
+  }
+
+  /** `true` for a {@link CredentialUnavailableError}, also across duplicated installs. */
+  static override isInstance(error: unknown): error is CredentialUnavailableError {
+    return FedcredError.isInstance(error) && error.name === "CredentialUnavailableError";
+  }
+}
+
+/**
+ * Entra ID or the network refused to issue a token, or the assertion source failed.
+ * `statusCode` and `errorResponse` hold what Entra answered, when it answered.
+ *
+ * @example
+ * ```ts
+ * import { AuthenticationError } from "@fedcred/core";
+ *
+ * try {
+ *   await credential.getToken("https://management.azure.com/.default");
+ * } catch (error) {
+ *   if (AuthenticationError.isInstance(error) && error.errorResponse?.errorCodes.includes(700213)) {
+ *     console.error("No federated credential matches this subject:", error.message);
+ *   }
+ * }
+ * ```
+ */
+export class AuthenticationError extends FedcredError {
+  declare readonly code: AuthenticationErrorCode;
+  /** The HTTP status of the token endpoint's answer, when there was one. */
+  readonly statusCode: number | undefined;
+  /** The parsed error body of the token endpoint, when it sent one. */
+  readonly errorResponse: TokenErrorResponse | undefined;
+
+  constructor(
+    message: string,
+    code: AuthenticationErrorCode,
+    details: { statusCode?: number; errorResponse?: TokenErrorResponse; cause?: unknown } = {},
+  ) {
+    super(message, code, details);
+    this.name = "AuthenticationError";
+    this.statusCode = details.statusCode;
+    this.errorResponse = details.errorResponse;
+  }
+
+  /** `true` for an {@link AuthenticationError}, also across duplicated installs. */
+  static override isInstance(error: unknown): error is AuthenticationError {
+    return FedcredError.isInstance(error) && error.name === "AuthenticationError";
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), statusCode: this.statusCode, errorResponse: this.errorResponse };
+  }
+}
+
+/** Builds the `AbortError` the Azure SDK uses when an operation was cancelled. */
+export function abortError(message = "The operation was aborted."): Error {
+  const error = new Error(message);
+  error.name = "AbortError";
+  return error;
+}

@@ -1,0 +1,60 @@
+import type { JwtClaims } from "./jwt.js";
+
+const FIC_MISMATCH = new Set([70021, 700211, 700212, 700213, 7002138]);
+
+function quote(value: unknown): string {
+  if (value === undefined) return "(none)";
+  return JSON.stringify(value);
+}
+
+function describeAssertion(claims: JwtClaims | undefined): string {
+  if (!claims) return "The assertion could not be decoded as a JWT.";
+  return `The assertion has iss ${quote(claims.iss)}, sub ${quote(claims.sub)}, aud ${quote(claims.aud)}.`;
+}
+
+function isoTime(seconds: unknown): string {
+  return typeof seconds === "number" ? new Date(seconds * 1000).toISOString() : "(none)";
+}
+
+/** What to do about an AADSTS code, with the decoded claims of the assertion where they help. */
+export function hintFor(
+  codes: readonly number[],
+  claims: JwtClaims | undefined,
+): string | undefined {
+  for (const code of codes) {
+    switch (code) {
+      case 50027:
+        return "The assertion is not a well-formed JWT: check what the assertion function returns.";
+      case 5002727:
+        return 'The assertion header must have "typ": "JWT" (or no typ).';
+      case 700016:
+        return "No application with this client id exists in the tenant: check clientId and tenantId (is the app registered in this tenant, or consented to it?).";
+      case 700024:
+        return `The assertion is outside its valid time range (nbf ${isoTime(claims?.nbf)}, exp ${isoTime(claims?.exp)}): check the clock of this machine and the lifetime of the assertion.`;
+      case 700027:
+        return "The assertion's signature or key is not registered on the app: upload the certificate (or check the thumbprint) in the app registration.";
+      case 70021:
+      case 700211:
+        return `No federated identity credential of the app has this issuer (issuers must match exactly). ${describeAssertion(claims)}`;
+      case 700212:
+        return `No federated identity credential of the app has this audience (use api://AzureADTokenExchange). ${describeAssertion(claims)}`;
+      case 700213:
+        return `No federated identity credential of the app has this subject (subjects must match exactly). ${describeAssertion(claims)}`;
+      case 7002138:
+        return `A federated identity credential's subject differs from the assertion's only in letter case; subjects are case-sensitive. ${describeAssertion(claims)}`;
+      case 900023:
+      case 90002:
+        return "The tenant id is not valid or does not exist: check tenantId (a GUID or a verified domain).";
+      case 1002012:
+        return 'Client-credential scopes must end in "/.default", such as "https://storage.azure.com/.default".';
+      default:
+        break;
+    }
+  }
+  return undefined;
+}
+
+/** Whether any of the codes says no federated identity credential matched. */
+export function isFederationMismatch(codes: readonly number[]): boolean {
+  return codes.some((code) => FIC_MISMATCH.has(code));
+}

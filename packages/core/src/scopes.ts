@@ -1,0 +1,35 @@
+import { CredentialUnavailableError } from "./errors.js";
+
+function invalidScopes(message: string): CredentialUnavailableError {
+  return new CredentialUnavailableError(message, "invalid_configuration");
+}
+
+/** Checks the scopes of a `getToken` call and returns them as a list. */
+export function checkScopes(scopes: string | readonly string[]): readonly string[] {
+  const list = typeof scopes === "string" ? [scopes] : scopes;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw invalidScopes(
+      'getToken needs at least one scope, such as "https://storage.azure.com/.default".',
+    );
+  }
+  for (const scope of list) {
+    if (typeof scope !== "string" || scope.length === 0) {
+      throw invalidScopes(
+        'A scope is empty: pass scopes such as "https://storage.azure.com/.default".',
+      );
+    }
+    if (/\s/.test(scope)) {
+      throw invalidScopes(
+        `The scope "${scope}" holds whitespace: pass each scope as its own array element.`,
+      );
+    }
+  }
+  return list;
+}
+
+/** The part of the cache key that names the scopes: one scope as is, several sorted. */
+export function scopesKey(scopes: string | readonly string[]): string {
+  if (typeof scopes === "string") return scopes;
+  if (scopes.length === 1) return scopes[0]!;
+  return [...scopes].sort().join(" ");
+}

@@ -1,0 +1,126 @@
+import { CredentialUnavailableError } from "./errors.js";
+
+/** The client-assertion type Entra ID expects for JWT assertions. */
+export const JWT_BEARER_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+const CAE_CLAIMS = { access_token: { xms_cc: { values: ["cp1"] } } };
+
+/** A token request, ready to post. */
+export interface TokenRequest {
+  url: string;
+  body: string;
+}
+
+/** Everything the token request body is made of. */
+export interface TokenRequestParameters {
+  tokenEndpoint: string;
+  clientId: string;
+  scopes: readonly string[];
+  assertion: string;
+  claims?: string | undefined;
+  enableCae?: boolean | undefined;
+}
+
+/** The token endpoint of a tenant: `{authorityHost}/{tenantId}/oauth2/v2.0/token`. */
+export function tokenEndpointFor(authorityHost: string, tenantId: string): string {
+  return `${authorityHost}/${tenantId}/oauth2/v2.0/token`;
+}
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function mergeClaims(target: JsonObject, source: JsonObject): JsonObject {
+  const merged: JsonObject = { ...target };
+  for (const [key, value] of Object.entries(source)) {
+    const existing = merged[key];
+    if (key === "values" && Array.isArray(existing) && Array.isArray(value)) {
+      merged[key] = [...new Set([...existing, ...value])];
+    } else if (isObject(existing) && isObject(value)) {
+      merged[key] = mergeClaims(existing, value);
+    } else {
+      merged[key] = value;
+    }
+  }
+  return merged;
+}
+
+/** The `claims` parameter: the caller's claims, merged with the CAE capability when asked. */
+export function buildClaims(
+  claims: string | undefined,
+  enableCae: boolean | undefined,
+): string | undefined {
+  let parsed: JsonObject | undefined;
+  if (claims !== undefined && claims !== "") {
+    try {
+      const value: unknown = JSON.parse(claims);
+      if (!isObject(value)) throw new Error("not an object");
+      parsed = value;
+    } catch {
+      throw new CredentialUnavailableError(
+        "options.claims is not a JSON object: pass the decoded claims of the challenge.",
+        "invalid_configuration",
+      );
+    }
+  }
+  if (!enableCae) return parsed === undefined ? undefined : claims;
+  return JSON.stringify(parsed === undefined ? CAE_CLAIMS : mergeClaims(CAE_CLAIMS, parsed));
+}
+
+/** Builds the form-encoded client-credentials request with a JWT client assertion. */
+export function buildTokenRequest(parameters: TokenRequestParameters): TokenRequest {
+  const form = new URLSearchParams({
+    client_id: parameters.clientId,
+    scope: parameters.scopes.join(" "),
+    grant_type: "client_credentials",
+    client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
+    client_assertion: parameters.assertion,
+  });
+  const claims = buildClaims(parameters.claims, parameters.enableCae);
+  if (claims !== undefined) form.set("claims", claims);
+  return { url: parameters.tokenEndpoint, body: form.toString() };
+}
+
+/** The part of `fetch` the credential uses; inject one for proxies and tests. */
+export type FetchLike = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal },
+) => Promise<{
+  status: number;
+  headers: { get(name: string): string | null };
+  text(): Promise<string>;
+}>;
+
+/** A raw answer of the token endpoint. */
+export interface RawTokenResponse {
+  status: number;
+  retryAfter: string | null;
+  body: string;
+}
+
+/**
+ * Posts the request once and reads the whole answer, bounded by `timeoutInMs`. Network
+ * failures and timeouts reject; HTTP errors resolve (the caller decides about them).
+ */
+export async function sendTokenRequest(
+  fetchImpl: FetchLike,
+  request: TokenRequest,
+  signal: AbortSignal,
+  timeoutInMs: number,
+): Promise<RawTokenResponse> {
+  const timeout = AbortSignal.timeout(timeoutInMs);
+  const combined = AbortSignal.any([signal, timeout]);
+  const response = await fetchImpl(request.url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded;charset=UTF-8",
+      accept: "application/json",
+    },
+    body: request.body,
+    signal: combined,
+  });
+  const body = await response.text();
+  return { status: response.status, retryAfter: response.headers.get("retry-after"), body };
+}
