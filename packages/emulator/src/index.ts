@@ -3,6 +3,22 @@ export type { SigningKey } from "./keys.js";
 export { createSigningKey } from "./keys.js";
 export type { TlsAuthority } from "./tls.js";
 export { createTlsAuthority } from "./tls.js";
+export type { EntraErrorBody, EntraErrorName } from "./entra-errors.js";
+export type {
+  EntraApp,
+  EntraConfig,
+  EntraEmulator,
+  EntraRequestRecord,
+  EntraTenant,
+} from "./entra.js";
+export { startEntra } from "./entra.js";
+export type { Fault, QueuedFault } from "./faults.js";
+export { FaultQueue } from "./faults.js";
+export type { FederatedCredential } from "./federated-assertion.js";
+export type { IssuerConfig, MintOptions, OidcIssuer } from "./issuer.js";
+export { startIssuer } from "./issuer.js";
+export type { SelfSignedCertificate } from "./self-signed-certificate.js";
+export { createSelfSignedCertificate } from "./self-signed-certificate.js";
 export type {
   Kubeconfig,
   KubeconfigOptions,
