@@ -6,6 +6,7 @@ export type CredentialUnavailableCode =
   | "invalid_configuration"
   | "tenant_not_allowed"
   | "assertion_unavailable"
+  | "assertion_expired"
   | "credential_closed";
 
 /** The stable codes of {@link AuthenticationError}. */

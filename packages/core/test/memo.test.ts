@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { type AssertionContext, memoizeAssertion } from "../src/index.js";
+import { fakeJwt } from "./token-server.js";
+
+const context: AssertionContext = {
+  clientId: "c",
+  tenantId: "t",
+  authorityHost: "https://login.microsoftonline.com",
+  tokenEndpoint: "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+};
+
+afterEach(() => vi.useRealTimers());
+
+describe("memoizeAssertion", () => {
+  it("keeps the assertion until a margin before exp and shares one in-flight fetch", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const now = Math.floor(Date.now() / 1000);
+    let serial = 0;
+    const fetch = vi.fn(async () => fakeJwt({ iat: now, exp: now + 3600, n: ++serial }));
+    const memo = memoizeAssertion(fetch, { refreshMarginInMs: 120_000 });
+    const first = await Promise.all(Array.from({ length: 20 }, () => memo(context)));
+    expect(new Set(first).size).toBe(1);
+    expect(fetch).toHaveBeenCalledTimes(1);
+    vi.setSystemTime((now + 3600 - 121) * 1000);
+    expect(await memo(context)).toBe(first[0]);
+    expect(fetch).toHaveBeenCalledTimes(1);
+    vi.setSystemTime((now + 3600 - 119) * 1000);
+    expect(await memo(context)).not.toBe(first[0]);
+    expect(fetch).toHaveBeenCalledTimes(2);
+  });
+
+  it("never keeps an assertion past a fifth of its lifetime before exp", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const now = Math.floor(Date.now() / 1000);
+    const fetch = vi.fn(async () => fakeJwt({ iat: now, exp: now + 600 }));
+    const memo = memoizeAssertion(fetch);
+    await memo(context);
+    vi.setSystemTime((now + 479) * 1000);
+    await memo(context);
+    expect(fetch).toHaveBeenCalledTimes(1);
+    vi.setSystemTime((now + 481) * 1000);
+    await memo(context);
+    expect(fetch).toHaveBeenCalledTimes(2);
+  });
+
+  it("fetches anew on forceRefresh, does not keep assertions without exp, and does not keep failures", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const fetch = vi.fn(async () => fakeJwt({ exp: now + 3600 }));
+    const memo = memoizeAssertion(fetch);
+    await memo(context);
+    await memo({ ...context, forceRefresh: true });
+    expect(fetch).toHaveBeenCalledTimes(2);
+
+    const opaque = vi.fn(async () => "not-a-jwt");
+    const memoOpaque = memoizeAssertion(opaque);
+    await memoOpaque(context);
+    await memoOpaque(context);
+    expect(opaque).toHaveBeenCalledTimes(2);
+
+    let fail = true;
+    const flaky = vi.fn(async () => {
+      if (fail) throw new Error("down");
+      return fakeJwt({ exp: now + 3600 });
+    });
+    const memoFlaky = memoizeAssertion(flaky);
+    await expect(memoFlaky(context)).rejects.toThrow("down");
+    fail = false;
+    await expect(memoFlaky(context)).resolves.toMatch(/\./);
+    expect(flaky).toHaveBeenCalledTimes(2);
+  });
+});

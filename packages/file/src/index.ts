@@ -1,0 +1,1 @@
+export { AZURE_FEDERATED_TOKEN_FILE, type FromFileOptions, fromFile } from "./from-file.js";
