@@ -17,6 +17,8 @@ export { FaultQueue } from "./faults.js";
 export type { FederatedCredential } from "./federated-assertion.js";
 export type { IssuerConfig, MintOptions, OidcIssuer } from "./issuer.js";
 export { startIssuer } from "./issuer.js";
+export type { ProtectedResource, ResourceCaller, ResourceConfig } from "./resource.js";
+export { startResource } from "./resource.js";
 export type { SelfSignedCertificate } from "./self-signed-certificate.js";
 export { createSelfSignedCertificate } from "./self-signed-certificate.js";
 export type {
