@@ -1,0 +1,94 @@
+import { execFile } from "node:child_process";
+import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../../..");
+const packages = ["core", "file"];
+let project: string;
+
+beforeAll(async () => {
+  project = await mkdtemp(join(tmpdir(), "fedcred-packed-"));
+  const tarballs = join(project, "tarballs");
+  await mkdir(tarballs);
+  for (const name of packages) {
+    await run("pnpm", ["pack", "--pack-destination", tarballs], { cwd: join(root, "packages", name) });
+  }
+  const files = await readdir(tarballs);
+  const tarball = (name: string): string => {
+    const file = files.find((f) => f.startsWith(`fedcred-${name}-`));
+    if (!file) throw new Error(`no tarball for ${name} in ${files.join(", ")}`);
+    return `file:./tarballs/${file}`;
+  };
+  await writeFile(
+    join(project, "package.json"),
+    JSON.stringify({
+      name: "fresh-user-project",
+      private: true,
+      dependencies: { "@fedcred/core": tarball("core"), "@fedcred/file": tarball("file") },
+      overrides: { "@fedcred/core": tarball("core") },
+    }),
+  );
+  await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], { cwd: project });
+  await cp(join(here, "../fixtures"), project, { recursive: true });
+});
+
+afterAll(async () => {
+  if (project) await rm(project, { recursive: true, force: true });
+});
+
+describe("the packed tarballs in a fresh project", () => {
+  it("ship only dist, package.json and README", async () => {
+    const { stdout } = await run("tar", ["-tzf", join(project, "tarballs", (await readdir(join(project, "tarballs")))[0]!)]);
+    const entries = stdout.trim().split("\n");
+    expect(entries).toContain("package/package.json");
+    expect(entries).toContain("package/dist/index.mjs");
+    expect(entries).toContain("package/dist/index.cjs");
+    expect(entries.every((entry) => /^package\/(dist\/|package\.json$|README\.md$|LICENSE$)/.test(entry))).toBe(true);
+  });
+
+  it("work from ESM: a token from a loopback endpoint, then a cache hit", async () => {
+    const { stdout } = await run("node", ["use-esm.mjs"], { cwd: project });
+    const result = JSON.parse(stdout);
+    expect(result.token).toBe("token-1");
+    expect(result.same).toBe(true);
+    expect(result.errors).toEqual(["function", "function"]);
+    expect(result.requests).toEqual([
+      {
+        path: "/tenant-esm/oauth2/v2.0/token",
+        form: {
+          client_id: "client-esm",
+          scope: "https://storage.azure.com/.default",
+          grant_type: "client_credentials",
+          client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+          client_assertion: "header.payload.signature",
+        },
+      },
+    ]);
+  });
+
+  it("work from CommonJS, with AZURE_FEDERATED_TOKEN_FILE", async () => {
+    const { stdout } = await run("node", ["use-cjs.cjs"], { cwd: project });
+    const result = JSON.parse(stdout);
+    expect(result.token).toBe("token-1");
+    expect(result.unavailable).toBe(true);
+    expect(result.requests).toHaveLength(1);
+    expect(result.requests[0].path).toBe("/tenant-cjs/oauth2/v2.0/token");
+    expect(result.requests[0].form.client_assertion).toBe("header.payload.signature");
+  });
+
+  it("type-check from TypeScript under NodeNext, as ESM and as CommonJS", async () => {
+    const tsc = join(root, "node_modules", ".bin", "tsc");
+    const result = await run(
+      tsc,
+      ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--types", "node", "--typeRoots", join(root, "node_modules", "@types"), "use-types.mts", "use-types.cts"],
+      { cwd: project },
+    ).catch((error: { stdout: string }) => error);
+    expect(result.stdout).toBe("");
+  });
+});
