@@ -17,7 +17,9 @@ beforeAll(async () => {
   const tarballs = join(project, "tarballs");
   await mkdir(tarballs);
   for (const name of packages) {
-    await run("pnpm", ["pack", "--pack-destination", tarballs], { cwd: join(root, "packages", name) });
+    await run("pnpm", ["pack", "--pack-destination", tarballs], {
+      cwd: join(root, "packages", name),
+    });
   }
   const files = await readdir(tarballs);
   const tarball = (name: string): string => {
@@ -34,7 +36,9 @@ beforeAll(async () => {
       overrides: { "@fedcred/core": tarball("core") },
     }),
   );
-  await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], { cwd: project });
+  await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], {
+    cwd: project,
+  });
   await cp(join(here, "../fixtures"), project, { recursive: true });
 });
 
@@ -44,12 +48,19 @@ afterAll(async () => {
 
 describe("the packed tarballs in a fresh project", () => {
   it("ship only dist, package.json and README", async () => {
-    const { stdout } = await run("tar", ["-tzf", join(project, "tarballs", (await readdir(join(project, "tarballs")))[0]!)]);
+    const { stdout } = await run("tar", [
+      "-tzf",
+      join(project, "tarballs", (await readdir(join(project, "tarballs")))[0]!),
+    ]);
     const entries = stdout.trim().split("\n");
     expect(entries).toContain("package/package.json");
     expect(entries).toContain("package/dist/index.mjs");
     expect(entries).toContain("package/dist/index.cjs");
-    expect(entries.every((entry) => /^package\/(dist\/|package\.json$|README\.md$|LICENSE$)/.test(entry))).toBe(true);
+    expect(
+      entries.every((entry) =>
+        /^package\/(dist\/|package\.json$|README\.md$|LICENSE$)/.test(entry),
+      ),
+    ).toBe(true);
   });
 
   it("work from ESM: a token from a loopback endpoint, then a cache hit", async () => {
@@ -86,7 +97,20 @@ describe("the packed tarballs in a fresh project", () => {
     const tsc = join(root, "node_modules", ".bin", "tsc");
     const result = await run(
       tsc,
-      ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--types", "node", "--typeRoots", join(root, "node_modules", "@types"), "use-types.mts", "use-types.cts"],
+      [
+        "--noEmit",
+        "--strict",
+        "--module",
+        "nodenext",
+        "--moduleResolution",
+        "nodenext",
+        "--types",
+        "node",
+        "--typeRoots",
+        join(root, "node_modules", "@types"),
+        "use-types.mts",
+        "use-types.cts",
+      ],
       { cwd: project },
     ).catch((error: { stdout: string }) => error);
     expect(result.stdout).toBe("");
