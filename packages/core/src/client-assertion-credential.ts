@@ -273,7 +273,7 @@ export class ClientAssertionCredential implements TokenCredential {
       const claims = options.claims;
       return this.#cache.acquireAlone(key, signal, (k, s) => this.#requestToken(k, claims, s));
     }
-    const entry = this.#cache.get(tenantId, enableCae, key.scopesKey);
+    const entry = this.#cache.find(key);
     const now = Date.now();
     if (entry !== undefined && now < entry.expiresOnTimestamp) {
       if (now >= entry.refreshAfterTimestamp) this.#cache.refreshInBackground(entry, now);

@@ -42,7 +42,10 @@ const FAILED_REFRESH_BACKOFF_MS = 30_000;
 export class TokenCache {
   readonly #plain = new Map<string, Map<string, CacheEntry>>();
   readonly #cae = new Map<string, Map<string, CacheEntry>>();
+  // Several scopes live apart, so no single-scope string can ever name their joined key.
+  readonly #multiScope = new Map<string, CacheEntry>();
   readonly #flights = new Map<string, Flight>();
+  readonly #alone = new Set<Flight>();
   readonly #acquire: AcquireToken;
   readonly #onRefreshError: (key: TokenKey, error: unknown) => void;
 
@@ -51,9 +54,15 @@ export class TokenCache {
     this.#onRefreshError = onRefreshError;
   }
 
-  /** The entry for a key, valid or not. The hot path: no allocation for one scope. */
-  get(tenantId: string, enableCae: boolean, scopesKey: string): CacheEntry | undefined {
-    return (enableCae ? this.#cae : this.#plain).get(tenantId)?.get(scopesKey);
+  /** The entry for one scope, valid or not. The hot path: no allocation. */
+  get(tenantId: string, enableCae: boolean, scope: string): CacheEntry | undefined {
+    return (enableCae ? this.#cae : this.#plain).get(tenantId)?.get(scope);
+  }
+
+  /** The entry for a key of any number of scopes. */
+  find(key: TokenKey): CacheEntry | undefined {
+    if (key.scopes.length === 1) return this.get(key.tenantId, key.enableCae, key.scopesKey);
+    return this.#multiScope.get(keyOf(key));
   }
 
   /** Starts a background refresh of `entry` unless one runs or the last one failed recently. */
@@ -83,11 +92,14 @@ export class TokenCache {
   ): Promise<AccessToken> {
     const controller = new AbortController();
     const flight: Flight = {
-      promise: acquire(key, controller.signal).then((token) => this.#store(key, token)),
+      promise: acquire(key, controller.signal)
+        .then((token) => this.#store(key, token))
+        .finally(() => this.#alone.delete(flight)),
       controller,
       waiters: 0,
       detached: false,
     };
+    this.#alone.add(flight);
     return wait(flight, signal);
   }
 
@@ -95,8 +107,11 @@ export class TokenCache {
   clear(reason: unknown): void {
     this.#plain.clear();
     this.#cae.clear();
-    for (const flight of this.#flights.values()) flight.controller.abort(reason);
+    this.#multiScope.clear();
+    for (const flight of [...this.#flights.values(), ...this.#alone])
+      flight.controller.abort(reason);
     this.#flights.clear();
+    this.#alone.clear();
   }
 
   #start(flightKey: string, key: TokenKey, detached: boolean): Flight {
@@ -112,20 +127,25 @@ export class TokenCache {
   }
 
   #store(key: TokenKey, token: AccessToken): AccessToken {
-    const maps = key.enableCae ? this.#cae : this.#plain;
-    let byScopes = maps.get(key.tenantId);
-    if (byScopes === undefined) {
-      byScopes = new Map();
-      maps.set(key.tenantId, byScopes);
-    }
-    byScopes.set(key.scopesKey, {
+    const entry: CacheEntry = {
       key,
       token,
       promise: Promise.resolve(token),
       expiresOnTimestamp: token.expiresOnTimestamp,
       refreshAfterTimestamp: token.refreshAfterTimestamp ?? token.expiresOnTimestamp,
       nextRefreshAttemptAt: 0,
-    });
+    };
+    if (key.scopes.length > 1) {
+      this.#multiScope.set(keyOf(key), entry);
+      return token;
+    }
+    const maps = key.enableCae ? this.#cae : this.#plain;
+    let byScope = maps.get(key.tenantId);
+    if (byScope === undefined) {
+      byScope = new Map();
+      maps.set(key.tenantId, byScope);
+    }
+    byScope.set(key.scopesKey, entry);
     return token;
   }
 }

@@ -751,3 +751,18 @@ describe("errors", () => {
     }
   });
 });
+
+describe("scope keys", () => {
+  it("never serves a multi-scope token for a single string that spells the joined scopes", async () => {
+    const cred = credential();
+    await cred.getToken(["https://a.example/.default", "https://b.example/.default"]);
+    await cred.getToken(["https://b.example/.default", "https://a.example/.default"]);
+    expect(server.requests).toHaveLength(1);
+    await expect(
+      cred.getToken("https://a.example/.default https://b.example/.default"),
+    ).rejects.toMatchObject({
+      code: "invalid_configuration",
+    });
+    expect(server.requests).toHaveLength(1);
+  });
+});
