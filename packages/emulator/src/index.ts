@@ -1,9 +1,11 @@
-export type { Handler, ListenOptions, RunningServer } from "./http.js";
-export type { SigningKey } from "./keys.js";
-export { createSigningKey } from "./keys.js";
-export type { TlsAuthority } from "./tls.js";
-export { createTlsAuthority } from "./tls.js";
-export type { EntraErrorBody, EntraErrorName } from "./entra-errors.js";
+export type {
+  AwsAccount,
+  AwsPrincipal,
+  AwsSts,
+  AwsStsOptions,
+  AwsStsRequestRecord,
+} from "./aws-sts.js";
+export { startAwsSts } from "./aws-sts.js";
 export type {
   EntraApp,
   EntraConfig,
@@ -12,15 +14,15 @@ export type {
   EntraTenant,
 } from "./entra.js";
 export { startEntra } from "./entra.js";
+export type { EntraErrorBody, EntraErrorName } from "./entra-errors.js";
 export type { Fault, QueuedFault } from "./faults.js";
 export { FaultQueue } from "./faults.js";
 export type { FederatedCredential } from "./federated-assertion.js";
+export type { Handler, ListenOptions, RunningServer } from "./http.js";
 export type { IssuerConfig, MintOptions, OidcIssuer } from "./issuer.js";
 export { startIssuer } from "./issuer.js";
-export type { ProtectedResource, ResourceCaller, ResourceConfig } from "./resource.js";
-export { startResource } from "./resource.js";
-export type { SelfSignedCertificate } from "./self-signed-certificate.js";
-export { createSelfSignedCertificate } from "./self-signed-certificate.js";
+export type { SigningKey } from "./keys.js";
+export { createSigningKey } from "./keys.js";
 export type {
   Kubeconfig,
   KubeconfigOptions,
@@ -40,3 +42,11 @@ export type {
   ServiceAccountTokenProjection,
 } from "./projected-volume.js";
 export { startProjectedVolume } from "./projected-volume.js";
+export type { ProtectedResource, ResourceCaller, ResourceConfig } from "./resource.js";
+export { startResource } from "./resource.js";
+export type { SelfSignedCertificate } from "./self-signed-certificate.js";
+export { createSelfSignedCertificate } from "./self-signed-certificate.js";
+export type { SignedRequest, SigV4Failure, SigV4Options, SigV4Success } from "./sigv4.js";
+export { verifySigV4 } from "./sigv4.js";
+export type { TlsAuthority } from "./tls.js";
+export { createTlsAuthority } from "./tls.js";
