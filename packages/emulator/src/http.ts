@@ -71,7 +71,10 @@ export async function listen(handler: Handler, options: ListenOptions = {}): Pro
 }
 
 /** Reads a whole request body as text (bounded to 1 MiB, as real services bound theirs). */
-export async function readBody(request: IncomingMessage, limit = 1024 * 1024): Promise<string> {
+export async function readBody(
+  request: IncomingMessage,
+  limit: number = 1024 * 1024,
+): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
