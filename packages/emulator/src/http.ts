@@ -1,5 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 
@@ -26,7 +30,10 @@ export interface RunningServer {
 }
 
 /** Starts `handler` on loopback and tracks sockets so `close()` never hangs on keep-alive connections. */
-export async function listen(handler: Handler, options: ListenOptions = {}): Promise<RunningServer> {
+export async function listen(
+  handler: Handler,
+  options: ListenOptions = {},
+): Promise<RunningServer> {
   const host = options.host ?? "127.0.0.1";
   const sockets = new Set<Socket>();
   const wrapped = (request: IncomingMessage, response: ServerResponse): void => {

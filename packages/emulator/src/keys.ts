@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { exportJWK, generateKeyPair, type JWK, SignJWT, type JWTPayload } from "jose";
+import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose";
 
 /** A signing key of an emulated issuer, with its public JWK. */
 export interface SigningKey {
@@ -12,7 +12,10 @@ export interface SigningKey {
 }
 
 /** Generates a key pair (RS256 by default) and its public JWK with `kid`, `use` and `alg`. */
-export async function createSigningKey(alg: "RS256" | "ES384" = "RS256", kid: string = randomUUID()): Promise<SigningKey> {
+export async function createSigningKey(
+  alg: "RS256" | "ES384" = "RS256",
+  kid: string = randomUUID(),
+): Promise<SigningKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const publicJwk: JWK = { ...(await exportJWK(publicKey)), kid, use: "sig", alg };
   return {

@@ -22,12 +22,16 @@ const RSA = {
 } as const;
 
 function toPem(der: ArrayBuffer, label: string): string {
-  const base64 = Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n");
+  const base64 = Buffer.from(der)
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n");
   return `-----BEGIN ${label}-----\n${base64.trimEnd()}\n-----END ${label}-----\n`;
 }
 
 /** Generates a CA and a server certificate for `localhost` / `127.0.0.1`, valid for a day. */
-export async function createTlsAuthority(commonName = "fedcred emulator CA"): Promise<TlsAuthority> {
+export async function createTlsAuthority(
+  commonName = "fedcred emulator CA",
+): Promise<TlsAuthority> {
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(Date.now() + 24 * 3600_000);
   const caKeys = await webcrypto.subtle.generateKey(RSA, true, ["sign", "verify"]);
@@ -40,7 +44,10 @@ export async function createTlsAuthority(commonName = "fedcred emulator CA"): Pr
     signingAlgorithm: RSA,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+        true,
+      ),
       await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey as CryptoKey),
     ],
   });
@@ -56,7 +63,10 @@ export async function createTlsAuthority(commonName = "fedcred emulator CA"): Pr
     signingAlgorithm: RSA,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+        true,
+      ),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension([
         { type: "dns", value: "localhost" },
@@ -65,7 +75,10 @@ export async function createTlsAuthority(commonName = "fedcred emulator CA"): Pr
       await x509.AuthorityKeyIdentifierExtension.create(ca, false),
     ],
   });
-  const serverKeyDer = await webcrypto.subtle.exportKey("pkcs8", serverKeys.privateKey as CryptoKey);
+  const serverKeyDer = await webcrypto.subtle.exportKey(
+    "pkcs8",
+    serverKeys.privateKey as CryptoKey,
+  );
   return {
     caCertificate: ca.toString("pem") + "\n",
     serverCertificate: server.toString("pem") + "\n",
