@@ -35,6 +35,8 @@ export type {
   MintServiceAccountTokenOptions,
 } from "./kubernetes.js";
 export { startKubernetes } from "./kubernetes.js";
+export type { Lab, LabConfig, LabEnvironment } from "./lab.js";
+export { startLab } from "./lab.js";
 export type {
   ProjectedToken,
   ProjectedVolume,
