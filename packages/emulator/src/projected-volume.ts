@@ -51,6 +51,8 @@ const NEW_DATA_DIR = "..data_tmp";
 // The kubelet refreshes a projected token once it is older than 80% of its lifetime.
 const ROTATE_AT = 0.8;
 const RETRY_MILLISECONDS = 1000;
+// Keeps a source that hands out already-expired tokens from spinning the writer.
+const MIN_DELAY_MILLISECONDS = 100;
 const MAX_TIMER_MILLISECONDS = 2 ** 31 - 1;
 
 function pad(value: number, width = 2): string {
@@ -180,7 +182,7 @@ export async function startProjectedVolume(
       () => {
         void write(true).catch(() => schedule(RETRY_MILLISECONDS));
       },
-      Math.min(Math.max(delay, 0), MAX_TIMER_MILLISECONDS),
+      Math.min(Math.max(delay, MIN_DELAY_MILLISECONDS), MAX_TIMER_MILLISECONDS),
     );
     // A lab's volume must not keep a finished process alive.
     timer.unref();

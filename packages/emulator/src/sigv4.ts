@@ -141,8 +141,8 @@ function fail(
   return { ok: false, code, message, status, ...(accessKeyId ? { accessKeyId } : {}) };
 }
 
-/** Derives the SigV4 signing key: HMAC chain over date, region, service and `aws4_request`. */
-export function signingKey(
+/** The SigV4 signing key: an HMAC chain over date, region, service and `aws4_request`. */
+function signingKey(
   secretAccessKey: string,
   date: string,
   region: string,
