@@ -1,1 +1,78 @@
-console.log("fedcred-emulator: not yet");
+#!/usr/bin/env node
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { type LabConfig, startLab } from "./lab.js";
+
+const USAGE = `Usage: fedcred-emulator [--config lab.json] [--dir DIR] [--json]
+
+Starts a federation lab on loopback (Entra ID, a protected resource, an OIDC issuer,
+a Kubernetes API server and AWS STS), writes the token file, kubeconfig and CA file
+into DIR (a temporary directory by default), prints the environment a program needs
+as "export NAME=value" lines (or one JSON object with --json), and runs until
+SIGINT or SIGTERM.
+
+  --config FILE  a JSON lab configuration (tenantId, clientId, roles, resourceAudience,
+                 kubernetes, aws, issuerSubject, accessTokenLifetimeSeconds, refreshInSeconds, apps)
+  --dir DIR      where to write the files (kept on exit)
+  --json         print the environment as JSON
+  --help         this text
+`;
+
+function shellQuote(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      config: { type: "string" },
+      dir: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const config: LabConfig = values.config
+    ? (JSON.parse(await readFile(values.config, "utf8")) as LabConfig)
+    : {};
+  if (values.dir) config.directory = values.dir;
+  const lab = await startLab(config);
+
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(lab.env, null, 2)}\n`);
+  } else {
+    for (const [name, value] of Object.entries(lab.env)) {
+      process.stdout.write(`export ${name}=${shellQuote(value)}\n`);
+    }
+  }
+  process.stderr.write(
+    `fedcred-emulator: Entra ${lab.entra.url}, resource ${lab.resource.url}, issuer ${lab.issuer.url}, ` +
+      `Kubernetes ${lab.kubernetes.url}, STS ${lab.sts.url}. Stop with Ctrl-C.\n`,
+  );
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`fedcred-emulator: ${signal}, stopping\n`);
+    lab.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`fedcred-emulator: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `fedcred-emulator: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exit(1);
+});

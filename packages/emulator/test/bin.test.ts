@@ -1,0 +1,135 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const packageRoot = join(import.meta.dirname, "..");
+const bin = join(packageRoot, "dist", "bin.mjs");
+const run = promisify(execFile);
+
+/** Builds the package unless dist/bin.mjs is newer than every source file (turbo builds before tests). */
+async function ensureBuilt(): Promise<void> {
+  const sources = readdirSync(join(packageRoot, "src")).map(
+    (name) => statSync(join(packageRoot, "src", name)).mtimeMs,
+  );
+  if (existsSync(bin) && statSync(bin).mtimeMs > Math.max(...sources)) return;
+  await run("pnpm", ["build"], { cwd: packageRoot });
+}
+
+function readEnvironment(child: ChildProcess): Promise<Record<string, string>> {
+  return new Promise((resolve, reject) => {
+    let output = "";
+    let errors = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      errors += chunk.toString();
+    });
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      const env: Record<string, string> = {};
+      for (const match of output.matchAll(/^export ([A-Z_]+)=(.*)$/gm)) {
+        env[match[1] as string] = (match[2] as string).replace(/^'(.*)'$/, "$1");
+      }
+      if (env.FEDCRED_RESOURCE_SCOPE) resolve(env);
+    });
+    child.on("exit", (code) => reject(new Error(`fedcred-emulator exited ${code}: ${errors}`)));
+  });
+}
+
+const CLIENT = `
+import { readFile } from "node:fs/promises";
+import { WorkloadIdentityCredential } from "@azure/identity";
+const credential = new WorkloadIdentityCredential({ disableInstanceDiscovery: true });
+const { token } = await credential.getToken(process.env.FEDCRED_RESOURCE_SCOPE);
+const response = await fetch(process.env.FEDCRED_RESOURCE_URL, { headers: { authorization: "Bearer " + token } });
+console.log(JSON.stringify({ status: response.status, caller: await response.json() }));
+`;
+
+describe("fedcred-emulator", () => {
+  beforeAll(ensureBuilt, 60_000);
+
+  it("prints an environment that @azure/identity uses as is, and stops cleanly on SIGTERM", async () => {
+    const child = spawn(process.execPath, [bin], {
+      cwd: packageRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const env = await readEnvironment(child);
+      expect(Object.keys(env)).toEqual(
+        expect.arrayContaining([
+          "AZURE_AUTHORITY_HOST",
+          "AZURE_TENANT_ID",
+          "AZURE_CLIENT_ID",
+          "AZURE_FEDERATED_TOKEN_FILE",
+          "KUBECONFIG",
+          "AWS_ENDPOINT_URL_STS",
+          "AWS_REGION",
+          "AWS_ACCESS_KEY_ID",
+          "AWS_SECRET_ACCESS_KEY",
+          "NODE_EXTRA_CA_CERTS",
+        ]),
+      );
+      expect(env.AZURE_AUTHORITY_HOST).toMatch(/^https:\/\/localhost:\d+\/$/);
+      expect(existsSync(env.AZURE_FEDERATED_TOKEN_FILE as string)).toBe(true);
+
+      const { stdout } = await run(process.execPath, ["--input-type=module", "-e", CLIENT], {
+        cwd: packageRoot,
+        env: { ...process.env, ...env },
+      });
+      expect(JSON.parse(stdout)).toMatchObject({
+        status: 200,
+        caller: { appid: env.AZURE_CLIENT_ID, tid: env.AZURE_TENANT_ID },
+      });
+
+      const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(existsSync(env.NODE_EXTRA_CA_CERTS as string)).toBe(false);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  }, 30_000);
+
+  it("takes a JSON config, writes into --dir and prints JSON with --json", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "fedcred-bin-"));
+    const configFile = join(directory, "lab.json");
+    const tenantId = "8f0e2a6c-1d5b-4c3e-9a7f-2b6d4e8c0a1f";
+    writeFileSync(configFile, JSON.stringify({ tenantId, aws: { region: "eu-west-1" } }));
+    const child = spawn(
+      process.execPath,
+      [bin, "--config", configFile, "--dir", directory, "--json"],
+      {
+        cwd: packageRoot,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    try {
+      const env = await new Promise<Record<string, string>>((resolve, reject) => {
+        let output = "";
+        child.stdout?.on("data", (chunk: Buffer) => {
+          output += chunk.toString();
+          try {
+            resolve(JSON.parse(output) as Record<string, string>);
+          } catch {
+            // not complete yet
+          }
+        });
+        child.on("exit", (code) => reject(new Error(`exited ${code}`)));
+      });
+      expect(env).toMatchObject({
+        AZURE_TENANT_ID: tenantId,
+        AWS_REGION: "eu-west-1",
+        NODE_EXTRA_CA_CERTS: join(directory, "ca.pem"),
+        KUBECONFIG: join(directory, "kubeconfig"),
+      });
+      const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+      child.kill("SIGINT");
+      expect(await exited).toBe(0);
+      expect(existsSync(join(directory, "ca.pem"))).toBe(true);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      rmSync(directory, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
