@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import {
   decodeJwt,
   decodeProtectedHeader,
+  type JWK,
   type JWTPayload,
   type ProtectedHeaderParameters,
 } from "jose";
@@ -106,7 +107,7 @@ export interface EntraEmulator {
   /** `{url}/{tenantId}/oauth2/v2.0/token`. */
   tokenEndpoint(tenantId: string): string;
   /** The JWKS that verifies access tokens. */
-  jwks(): { keys: import("jose").JWK[] };
+  jwks(): { keys: JWK[] };
   /** Clears the request log, counters, faults and cached issuer keys. */
   reset(): void;
   close(): Promise<void>;
@@ -367,37 +368,30 @@ export async function startEntra(config: EntraConfig = {}): Promise<EntraEmulato
     request: IncomingMessage,
     response: ServerResponse,
     path: string,
-  ): Promise<number> => {
+  ): Promise<void> => {
     if (path === "/_emulator/requests" && request.method === "GET") {
       sendJson(response, 200, { tokenRequestCount, requests });
-      return 200;
+      return;
     }
     if (path === "/_emulator/reset" && request.method === "POST") {
       emulator.reset();
       sendJson(response, 200, { reset: true });
-      return 200;
+      return;
     }
     if (path === "/_emulator/faults" && request.method === "POST") {
       try {
         const { count, ...fault } = JSON.parse(await readBody(request)) as Fault & {
           count?: number;
         };
-        if (
-          typeof fault.retryAfter === "string" &&
-          Number.isNaN(Date.parse(fault.retryAfter)) === false
-        ) {
-          fault.retryAfter = new Date(fault.retryAfter);
-        }
         faults.push(fault, count ?? 1);
       } catch (error) {
         sendJson(response, 400, { error: "bad_fault", message: String(error) });
-        return 400;
+        return;
       }
       sendJson(response, 200, { queued: faults.queued });
-      return 200;
+      return;
     }
     sendJson(response, 404, { error: "not_found" });
-    return 404;
   };
 
   const handler = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -475,11 +469,7 @@ export async function startEntra(config: EntraConfig = {}): Promise<EntraEmulato
     sendJson(response, 404, { error: "not_found" });
   };
 
-  const server = await listen(handler, {
-    ...(config.host !== undefined ? { host: config.host } : {}),
-    ...(config.port !== undefined ? { port: config.port } : {}),
-    ...(config.tls ? { tls: config.tls } : {}),
-  });
+  const server = await listen(handler, { host: config.host, port: config.port, tls: config.tls });
   baseUrl = server.url;
 
   const emulator: EntraEmulator = {

@@ -81,11 +81,7 @@ export async function startIssuer(config: IssuerConfig = {}): Promise<OidcIssuer
     sendJson(response, 404, { error: "not_found" });
   };
 
-  const server = await listen(handler, {
-    ...(config.host !== undefined ? { host: config.host } : {}),
-    ...(config.port !== undefined ? { port: config.port } : {}),
-    ...(config.tls ? { tls: config.tls } : {}),
-  });
+  const server = await listen(handler, { host: config.host, port: config.port, tls: config.tls });
   base = server.url;
 
   return {

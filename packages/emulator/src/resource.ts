@@ -128,10 +128,6 @@ export async function startResource(config: ResourceConfig): Promise<ProtectedRe
     sendJson(response, 200, caller);
   };
 
-  const server = await listen(handler, {
-    ...(config.host !== undefined ? { host: config.host } : {}),
-    ...(config.port !== undefined ? { port: config.port } : {}),
-    ...(config.tls ? { tls: config.tls } : {}),
-  });
+  const server = await listen(handler, { host: config.host, port: config.port, tls: config.tls });
   return { url: server.url, port: server.port, counts, close: () => server.close() };
 }
