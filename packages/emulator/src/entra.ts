@@ -8,7 +8,6 @@ import {
 } from "jose";
 import { mintAccessToken } from "./access-token.js";
 import {
-  type CertificateAssertionCheck,
   checkCertificateAssertion,
   type RegisteredCertificate,
   registerCertificate,
@@ -289,7 +288,7 @@ export async function startEntra(config: EntraConfig = {}): Promise<EntraEmulato
           clientId: app.clientId,
           certificates: app.certificates,
           tokenEndpoint: tokenEndpointCalled(request, path),
-        } satisfies CertificateAssertionCheck)
+        })
       : await checkFederatedAssertion({
           assertion,
           header,
