@@ -41,18 +41,7 @@ async function main(): Promise<void> {
   if (values.dir) config.directory = values.dir;
   const lab = await startLab(config);
 
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify(lab.env, null, 2)}\n`);
-  } else {
-    for (const [name, value] of Object.entries(lab.env)) {
-      process.stdout.write(`export ${name}=${shellQuote(value)}\n`);
-    }
-  }
-  process.stderr.write(
-    `fedcred-emulator: Entra ${lab.entra.url}, resource ${lab.resource.url}, issuer ${lab.issuer.url}, ` +
-      `Kubernetes ${lab.kubernetes.url}, STS ${lab.sts.url}. Stop with Ctrl-C.\n`,
-  );
-
+  // Listen before printing: whoever reads the environment may signal at once.
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
@@ -68,6 +57,18 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(lab.env, null, 2)}\n`);
+  } else {
+    for (const [name, value] of Object.entries(lab.env)) {
+      process.stdout.write(`export ${name}=${shellQuote(value)}\n`);
+    }
+  }
+  process.stderr.write(
+    `fedcred-emulator: Entra ${lab.entra.url}, resource ${lab.resource.url}, issuer ${lab.issuer.url}, ` +
+      `Kubernetes ${lab.kubernetes.url}, STS ${lab.sts.url}. Stop with Ctrl-C.\n`,
+  );
 }
 
 main().catch((error: unknown) => {

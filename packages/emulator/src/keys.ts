@@ -1,11 +1,11 @@
-import { randomUUID } from "node:crypto";
+import { randomUUID, type webcrypto } from "node:crypto";
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose";
 
 /** A signing key of an emulated issuer, with its public JWK. */
 export interface SigningKey {
   readonly kid: string;
   readonly alg: "RS256" | "ES384";
-  readonly privateKey: CryptoKey;
+  readonly privateKey: webcrypto.CryptoKey;
   readonly publicJwk: JWK;
   /** Signs `payload` as a compact JWS with header `{alg, kid, typ}`. */
   sign(payload: JWTPayload, header?: Record<string, unknown>): Promise<string>;

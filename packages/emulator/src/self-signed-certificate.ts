@@ -1,8 +1,6 @@
-import "reflect-metadata";
 import { createHash, webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+import { toPem } from "./tls.js";
 
 /** A certificate and its private key, as an app registration's key credential uses them. */
 export interface SelfSignedCertificate {
@@ -14,13 +12,6 @@ export interface SelfSignedCertificate {
   readonly x5tS256: string;
   /** base64url SHA-1 thumbprint of the DER certificate: the `x5t` header. */
   readonly x5t: string;
-}
-
-function toPem(der: ArrayBuffer, label: string): string {
-  const base64 = Buffer.from(der)
-    .toString("base64")
-    .replace(/(.{64})/g, "$1\n");
-  return `-----BEGIN ${label}-----\n${base64.trimEnd()}\n-----END ${label}-----\n`;
 }
 
 /**

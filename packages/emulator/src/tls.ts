@@ -2,7 +2,10 @@ import "reflect-metadata";
 import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 /** A certificate authority generated at start, and a server certificate it issued for loopback. */
 export interface TlsAuthority {
@@ -21,7 +24,8 @@ const RSA = {
   modulusLength: 2048,
 } as const;
 
-function toPem(der: ArrayBuffer, label: string): string {
+/** DER bytes as a PEM block with `label` (`PRIVATE KEY`, `CERTIFICATE`). */
+export function toPem(der: ArrayBuffer, label: string): string {
   const base64 = Buffer.from(der)
     .toString("base64")
     .replace(/(.{64})/g, "$1\n");
@@ -80,8 +84,8 @@ export async function createTlsAuthority(
     serverKeys.privateKey as CryptoKey,
   );
   return {
-    caCertificate: ca.toString("pem") + "\n",
-    serverCertificate: server.toString("pem") + "\n",
+    caCertificate: `${ca.toString("pem")}\n`,
+    serverCertificate: `${server.toString("pem")}\n`,
     serverKey: toPem(serverKeyDer, "PRIVATE KEY"),
   };
 }

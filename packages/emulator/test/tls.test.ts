@@ -18,9 +18,14 @@ function get(url: string, ca: string): Promise<string> {
 describe("createTlsAuthority", () => {
   it("issues a server certificate for localhost and 127.0.0.1 that clients trusting only the CA accept", async () => {
     const authority = await createTlsAuthority();
-    const server = await listen((_request, response) => response.end("hello"), {
-      tls: { cert: authority.serverCertificate, key: authority.serverKey },
-    });
+    const server = await listen(
+      (_request, response) => {
+        response.end("hello");
+      },
+      {
+        tls: { cert: authority.serverCertificate, key: authority.serverKey },
+      },
+    );
     try {
       expect(await get(server.url, authority.caCertificate)).toBe("hello");
       expect(await get(`https://127.0.0.1:${server.port}/`, authority.caCertificate)).toBe("hello");
