@@ -1,20 +1,8 @@
 import { defineConfig } from "tsdown";
+import { library } from "../../tsdown.base.ts";
 
+// The bin shares chunks with the ESM build instead of carrying a second copy of the emulator.
 export default defineConfig([
-  {
-    entry: ["src/index.ts"],
-    format: ["esm", "cjs"],
-    platform: "node",
-    target: "node20.19",
-    dts: { oxc: true },
-    clean: true,
-  },
-  {
-    entry: ["src/bin.ts"],
-    format: ["esm"],
-    platform: "node",
-    target: "node20.19",
-    dts: false,
-    clean: false,
-  },
+  { ...library, entry: ["src/index.ts", "src/bin.ts"], format: ["esm"] },
+  { ...library, format: ["cjs"], clean: false },
 ]);

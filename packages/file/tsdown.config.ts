@@ -1,11 +1,4 @@
 import { defineConfig } from "tsdown";
+import { library } from "../../tsdown.base.ts";
 
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: ["esm", "cjs"],
-  platform: "node",
-  target: "node20.19",
-  dts: { oxc: true },
-  clean: true,
-  sourcemap: false,
-});
+export default defineConfig(library);
