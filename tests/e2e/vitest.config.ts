@@ -5,5 +5,6 @@ export default defineProject({
     name: "e2e",
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
+    globalSetup: ["test/global-setup.ts"],
   },
 });
