@@ -35,7 +35,7 @@ export interface MemoizeAssertionOptions {
  * ```
  */
 export function memoizeAssertion(
-  fetchAssertion: (context: AssertionContext) => Promise<string>,
+  fetchAssertion: (context: AssertionContext) => string | Promise<string>,
   options: MemoizeAssertionOptions = {},
 ): AssertionFunc {
   const margin = options.refreshMarginInMs ?? 5 * 60_000;
