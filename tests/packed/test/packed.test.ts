@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../../..");
-const packages = ["core", "file"];
+const packages = ["core", "file", "emulator"];
 let project: string;
 
 beforeAll(async () => {
@@ -32,7 +32,11 @@ beforeAll(async () => {
     JSON.stringify({
       name: "fresh-user-project",
       private: true,
-      dependencies: { "@fedcred/core": tarball("core"), "@fedcred/file": tarball("file") },
+      dependencies: {
+        "@fedcred/core": tarball("core"),
+        "@fedcred/file": tarball("file"),
+        "@fedcred/emulator": tarball("emulator"),
+      },
       overrides: { "@fedcred/core": tarball("core") },
     }),
   );
@@ -114,5 +118,54 @@ describe("the packed tarballs in a fresh project", () => {
       { cwd: project },
     ).catch((error: { stdout: string }) => error);
     expect(result.stdout).toBe("");
+  });
+});
+
+describe("the packed emulator", () => {
+  it("installs a fedcred-emulator bin that prints a working lab environment and stops on SIGTERM", async () => {
+    const child = spawn(join(project, "node_modules", ".bin", "fedcred-emulator"), ["--json"], {
+      cwd: project,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const env = await new Promise<Record<string, string>>((resolve, reject) => {
+      let output = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        try {
+          resolve(JSON.parse(output) as Record<string, string>);
+        } catch {
+          // not all printed yet
+        }
+      });
+      child.on("exit", (code) => reject(new Error(`fedcred-emulator exited ${code}`)));
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    try {
+      for (const name of [
+        "AZURE_AUTHORITY_HOST",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_FEDERATED_TOKEN_FILE",
+      ]) {
+        expect(env[name]).toBeTruthy();
+      }
+      expect(env.AZURE_AUTHORITY_HOST).toMatch(/^https:\/\/(localhost|127\.0\.0\.1):\d+\/?$/);
+      const script = [
+        'import { ClientAssertionCredential } from "@fedcred/core";',
+        'import { fromFile } from "@fedcred/file";',
+        "const credential = new ClientAssertionCredential(process.env.AZURE_TENANT_ID, process.env.AZURE_CLIENT_ID, fromFile());",
+        'const token = await credential.getToken("https://storage.azure.com/.default");',
+        "console.log(token.tokenType, token.expiresOnTimestamp > Date.now());",
+      ].join("\n");
+      await writeFile(join(project, "use-lab.mjs"), script);
+      const { stdout } = await run("node", ["use-lab.mjs"], {
+        cwd: project,
+        env: { ...process.env, ...env },
+      });
+      expect(stdout.trim()).toBe("Bearer true");
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
   });
 });
