@@ -88,6 +88,27 @@ const FIC_HINT =
 const CERTIFICATE_DOCS =
   "Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .";
 
+function noFederatedMatch(
+  code: number,
+  claim: "issuer" | "audience" | "subject",
+  value: string,
+  detail = "",
+): EntraRefusal {
+  return refuse(
+    "invalid_client",
+    code,
+    `No matching federated identity record found for presented assertion ${claim} '${value}'. ${detail}${FIC_HINT}`,
+  );
+}
+
+function signatureFailure(reason: string, thumbprint: string, advice = ""): EntraRefusal {
+  return refuse(
+    "invalid_client",
+    700027,
+    `Client assertion failed signature validation. [Reason - ${reason}, Thumbprint of key used by client: '${thumbprint}'${advice}]`,
+  );
+}
+
 /** The refusals of the client-credentials grant, with the texts Entra uses for them. */
 export const refusals = {
   methodNotAllowed: (method: string): EntraRefusal =>
@@ -119,6 +140,12 @@ export const refusals = {
       "unsupported_grant_type",
       70003,
       `The app requested an unsupported grant type '${grant}'.`,
+    ),
+  duplicatedParameter: (name: string): EntraRefusal =>
+    refuse(
+      "invalid_request",
+      9000411,
+      `The request is not properly formatted. The parameter '${name}' is duplicated.`,
     ),
   malformedRequest: (): EntraRefusal =>
     refuse("invalid_request", 9002313, "Invalid request. Request is malformed or invalid."),
@@ -172,50 +199,32 @@ export const refusals = {
       700024,
       `Client assertion is not within its valid time range. Current time: ${entraInstant(now)}, assertion valid from ${entraInstant(validFrom)}, expiry time of assertion ${entraInstant(expires)}. ${CERTIFICATE_DOCS}`,
     ),
-  noIssuerMatch: (issuer: string): EntraRefusal =>
-    refuse(
-      "invalid_client",
-      700211,
-      `No matching federated identity record found for presented assertion issuer '${issuer}'. ${FIC_HINT}`,
-    ),
+  noIssuerMatch: (issuer: string): EntraRefusal => noFederatedMatch(700211, "issuer", issuer),
   noAudienceMatch: (audience: string): EntraRefusal =>
-    refuse(
-      "invalid_client",
-      700212,
-      `No matching federated identity record found for presented assertion audience '${audience}'. ${FIC_HINT}`,
-    ),
-  noSubjectMatch: (subject: string): EntraRefusal =>
-    refuse(
-      "invalid_client",
-      700213,
-      `No matching federated identity record found for presented assertion subject '${subject}'. ${FIC_HINT}`,
-    ),
+    noFederatedMatch(700212, "audience", audience),
+  noSubjectMatch: (subject: string): EntraRefusal => noFederatedMatch(700213, "subject", subject),
   subjectCaseMismatch: (subject: string): EntraRefusal =>
-    refuse(
-      "invalid_client",
+    noFederatedMatch(
       7002138,
-      `No matching federated identity record found for presented assertion subject '${subject}'. The subject matches with case-insensitive comparison, but not with case-sensitive comparison. ${FIC_HINT}`,
+      "subject",
+      subject,
+      "The subject matches with case-insensitive comparison, but not with case-sensitive comparison. ",
     ),
   issuerUnreachable: (): EntraRefusal =>
     refuse("invalid_request", 501661, "Request to External OIDC endpoint failed."),
   keyNotFound: (thumbprint: string, clientId: string): EntraRefusal =>
-    refuse(
-      "invalid_client",
-      700027,
-      `Client assertion failed signature validation. [Reason - The key was not found., Thumbprint of key used by client: '${thumbprint}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${clientId}'.]`,
+    signatureFailure(
+      "The key was not found.",
+      thumbprint,
+      `, Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${clientId}'.`,
     ),
   badSignature: (thumbprint: string): EntraRefusal =>
-    refuse(
-      "invalid_client",
-      700027,
-      `Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '${thumbprint}']`,
+    signatureFailure(
+      "The provided signature value did not match the expected signature value.",
+      thumbprint,
     ),
   keyExpired: (thumbprint: string): EntraRefusal =>
-    refuse(
-      "invalid_client",
-      700027,
-      `Client assertion failed signature validation. [Reason - The key used is expired., Thumbprint of key used by client: '${thumbprint}']`,
-    ),
+    signatureFailure("The key used is expired.", thumbprint),
   clientIdMismatch: (): EntraRefusal =>
     refuse(
       "invalid_client",

@@ -151,11 +151,23 @@ function resolveApp(app: EntraApp): ResolvedApp {
   };
 }
 
-function parseForm(request: IncomingMessage, body: string): Record<string, string> {
+interface ParsedForm {
+  form: Record<string, string>;
+  /** The first parameter sent more than once, which Entra refuses. */
+  duplicated?: string;
+}
+
+function parseForm(request: IncomingMessage, body: string): ParsedForm {
   const contentType = String(request.headers["content-type"] ?? "").toLowerCase();
   // Entra reads only form bodies: anything else leaves every parameter missing.
-  if (!contentType.startsWith("application/x-www-form-urlencoded")) return {};
-  return Object.fromEntries(new URLSearchParams(body));
+  if (!contentType.startsWith("application/x-www-form-urlencoded")) return { form: {} };
+  const form: Record<string, string> = {};
+  let duplicated: string | undefined;
+  for (const [name, value] of new URLSearchParams(body)) {
+    if (Object.hasOwn(form, name)) duplicated ??= name;
+    else form[name] = value;
+  }
+  return duplicated === undefined ? { form } : { form, duplicated };
 }
 
 function wantsClientCapability(claims: string | undefined): boolean | "malformed" {
@@ -169,6 +181,10 @@ function wantsClientCapability(claims: string | undefined): boolean | "malformed
   const values = (parsed as { access_token?: { xms_cc?: { values?: unknown } } })?.access_token
     ?.xms_cc?.values;
   return Array.isArray(values) && values.includes("cp1");
+}
+
+function isRefusal(answer: EntraRefusal | Record<string, unknown>): answer is EntraRefusal {
+  return "code" in answer && "status" in answer;
 }
 
 function dateOf(seconds: unknown): Date {
@@ -229,13 +245,14 @@ export async function startEntra(config: EntraConfig = {}): Promise<EntraEmulato
     request: IncomingMessage,
     path: string,
     tenantSegment: string,
-    form: Record<string, string>,
+    { form, duplicated }: ParsedForm,
   ): Promise<EntraRefusal | Record<string, unknown>> => {
     if (!GUID.test(tenantSegment) && !DNS_NAME.test(tenantSegment)) {
       return refusals.malformedTenant(tenantSegment);
     }
     const tenant = tenants.get(tenantSegment.toLowerCase());
     if (!tenant) return refusals.tenantNotFound(tenantSegment);
+    if (duplicated !== undefined) return refusals.duplicatedParameter(duplicated);
     if (!form.grant_type) return refusals.missingParameter("grant_type");
     if (form.grant_type !== "client_credentials") return refusals.unsupportedGrant(form.grant_type);
     if (!form.client_id) return refusals.missingParameter("client_id");
@@ -325,27 +342,23 @@ export async function startEntra(config: EntraConfig = {}): Promise<EntraEmulato
     record: EntraRequestRecord,
   ): Promise<void> => {
     tokenRequestCount += 1;
-    const body = await readBody(request);
-    record.form = parseForm(request, body);
+    const parsed = parseForm(request, await readBody(request));
+    record.form = parsed.form;
     const fault = faults.take();
     if (fault && (await playFault(fault, response))) {
       record.status = fault.kind === "drop" ? 0 : response.statusCode;
       return;
     }
     const correlationId = String(request.headers["client-request-id"] ?? newId());
-    const answer = await grantToken(request, path, tenantSegment, record.form);
+    const answer = await grantToken(request, path, tenantSegment, parsed);
     const headers = {
       "cache-control": "no-store, no-cache",
       pragma: "no-cache",
       "client-request-id": correlationId,
       "x-ms-request-id": newId(),
     };
-    if ("code" in answer && "status" in answer) {
-      const refusal = answer as EntraRefusal;
-      record.status = refusal.status;
-      record.error = refusal.error;
-      record.errorCodes = [refusal.code];
-      sendJson(response, refusal.status, entraErrorBody(refusal, correlationId), headers);
+    if (isRefusal(answer)) {
+      sendRefusal(response, record, answer, correlationId, headers);
       return;
     }
     record.status = 200;
@@ -356,11 +369,13 @@ export async function startEntra(config: EntraConfig = {}): Promise<EntraEmulato
     response: ServerResponse,
     record: EntraRequestRecord,
     refusal: EntraRefusal,
+    correlationId?: string,
+    headers?: Record<string, string>,
   ): void => {
     record.status = refusal.status;
     record.error = refusal.error;
     record.errorCodes = [refusal.code];
-    sendJson(response, refusal.status, entraErrorBody(refusal));
+    sendJson(response, refusal.status, entraErrorBody(refusal, correlationId), headers);
   };
 
   const handleAdmin = async (

@@ -370,6 +370,27 @@ describe("Entra refusals", () => {
       claims: { iat: now - 900, nbf: now - 900, exp: now - 200 },
     });
     expect((await postToken(endpoint, federatedForm(withinSkew))).status).toBe(200);
+    const earlyWithinSkew = await mintFederated({
+      claims: { iat: now + 200, nbf: now + 200, exp: now + 900 },
+    });
+    expect((await postToken(endpoint, federatedForm(earlyWithinSkew))).status).toBe(200);
+  });
+
+  it("accepts a federated assertion whose exp is days away: Entra sets no upper bound", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const longLived = await mintFederated({ claims: { iat: now, exp: now + 7 * 86_400 } });
+    const { status } = await postToken(entra.tokenEndpoint(tenantId), federatedForm(longLived));
+    expect(status).toBe(200);
+  });
+
+  it("refuses a form that repeats a parameter with AADSTS9000411", async () => {
+    const endpoint = entra.tokenEndpoint(tenantId);
+    for (const name of ["scope", "client_assertion", "client_id"]) {
+      const form = new URLSearchParams(federatedForm(await mintFederated()));
+      form.append(name, form.get(name) as string);
+      const body = await expectRefusal(postToken(endpoint, form), 400, "invalid_request", 9000411);
+      expect(body.error_description).toContain(`The parameter '${name}' is duplicated.`);
+    }
   });
 
   it("matches federated credentials by issuer, then audience, then case-sensitive subject", async () => {
@@ -412,6 +433,56 @@ describe("Entra refusals", () => {
       audience: ["https://kubernetes.default.svc", exchange],
     });
     expect((await postToken(endpoint, federatedForm(manyAudiences))).status).toBe(200);
+  });
+
+  it("checks issuer before audience, audience before subject, and all three before the signature", async () => {
+    const endpoint = entra.tokenEndpoint(tenantId);
+    const stranger = await generateKeyPair("RS256");
+    const publishedKid = issuer.jwks().keys[0]?.kid as string;
+    const now = Math.floor(Date.now() / 1000);
+    const forge = (claims: Record<string, unknown>): Promise<string> =>
+      new SignJWT({
+        iss: issuer.url,
+        sub: subject,
+        aud: exchange,
+        iat: now,
+        exp: now + 600,
+        ...claims,
+      })
+        .setProtectedHeader({ alg: "RS256", kid: publishedKid, typ: "JWT" })
+        .sign(stranger.privateKey);
+    const everythingWrong = await forge({
+      iss: "https://issuer.invalid",
+      aud: "api://other",
+      sub: "someone-else",
+    });
+    await expectRefusal(
+      postToken(endpoint, federatedForm(everythingWrong)),
+      401,
+      "invalid_client",
+      700211,
+    );
+    const audienceAndSubjectWrong = await forge({ aud: "api://other", sub: "someone-else" });
+    await expectRefusal(
+      postToken(endpoint, federatedForm(audienceAndSubjectWrong)),
+      401,
+      "invalid_client",
+      700212,
+    );
+    const subjectWrongAndForged = await forge({ sub: "someone-else" });
+    await expectRefusal(
+      postToken(endpoint, federatedForm(subjectWrongAndForged)),
+      401,
+      "invalid_client",
+      700213,
+    );
+    const onlyForged = await forge({});
+    await expectRefusal(
+      postToken(endpoint, federatedForm(onlyForged)),
+      401,
+      "invalid_client",
+      700027,
+    );
   });
 
   it("verifies the signature with the issuer's published key", async () => {
@@ -559,6 +630,29 @@ describe("Entra refusals", () => {
       expect(body.error_description).toContain("did not match the expected signature value");
     });
 
+    it("refuses an assertion whose iss and sub name another app than the form's client_id", async () => {
+      const otherClientId = randomUUID();
+      entra.addApp(tenantId, {
+        clientId: otherClientId,
+        certificates: [certificate.certificatePem],
+      });
+      const assertion = await certificateAssertion();
+      const form = federatedForm(assertion, { client_id: otherClientId });
+      await expectRefusal(
+        postToken(entra.tokenEndpoint(tenantId), form),
+        401,
+        "invalid_client",
+        700021,
+      );
+    });
+
+    it("accepts a lifetime of a day: Entra's documentation says it places no limit on exp", async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const assertion = await certificateAssertion({ claims: { nbf: now, exp: now + 86_400 } });
+      const { status } = await postToken(entra.tokenEndpoint(tenantId), certificateForm(assertion));
+      expect(status).toBe(200);
+    });
+
     it("requires aud to be the token endpoint called, iss = sub = client id and a jti", async () => {
       const endpoint = entra.tokenEndpoint(tenantId);
       const wrongAudience = await certificateAssertion({
@@ -573,6 +667,13 @@ describe("Entra refusals", () => {
       const wrongIssuer = await certificateAssertion({ claims: { iss: federatedClientId } });
       await expectRefusal(
         postToken(endpoint, certificateForm(wrongIssuer)),
+        401,
+        "invalid_client",
+        700021,
+      );
+      const wrongSubject = await certificateAssertion({ claims: { sub: federatedClientId } });
+      await expectRefusal(
+        postToken(endpoint, certificateForm(wrongSubject)),
         401,
         "invalid_client",
         700021,

@@ -1,9 +1,9 @@
 export const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/** A raw token request, as a client that is not MSAL would send it. */
+/** A raw token request, as a client that is not MSAL would send it (a `URLSearchParams` may repeat a parameter). */
 export async function postToken(
   tokenEndpoint: string,
-  form: Record<string, string>,
+  form: Record<string, string> | URLSearchParams,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const response = await fetch(tokenEndpoint, {
