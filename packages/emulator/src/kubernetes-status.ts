@@ -104,3 +104,8 @@ export function tokenRequestInvalid(
     },
   );
 }
+
+/** A refusal as the handler answers it: the HTTP status is the Status body's own `code`. */
+export function failed(body: KubernetesStatus): { status: number; body: KubernetesStatus } {
+  return { status: body.code, body };
+}

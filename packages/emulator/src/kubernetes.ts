@@ -5,7 +5,9 @@ import { listen, readBody, sendJson } from "./http.js";
 import { createSigningKey, jwks } from "./keys.js";
 import {
   badRequest,
+  failed,
   forbidden,
+  type KubernetesStatus,
   methodNotAllowed,
   resourceNotFound,
   serviceAccountNotFound,
@@ -252,24 +254,17 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
     text: string,
   ): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> => {
     const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-    if (contentType !== "application/json")
-      return { status: 415, body: unsupportedMediaType(contentType) };
+    if (contentType !== "application/json") return failed(unsupportedMediaType(contentType));
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch (error) {
-      return {
-        status: 400,
-        body: badRequest(
-          `couldn't get version/kind; json parse error: ${(error as Error).message}`,
-        ),
-      };
+      return failed(
+        badRequest(`couldn't get version/kind; json parse error: ${(error as Error).message}`),
+      );
     }
     if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      return {
-        status: 400,
-        body: badRequest("couldn't get version/kind; json parse error: not an object"),
-      };
+      return failed(badRequest("couldn't get version/kind; json parse error: not an object"));
     }
     const tokenRequest = body as {
       apiVersion?: unknown;
@@ -282,96 +277,87 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
       tokenRequest.apiVersion !== undefined &&
       tokenRequest.apiVersion !== "authentication.k8s.io/v1"
     ) {
-      return {
-        status: 400,
-        body: badRequest(
+      return failed(
+        badRequest(
           `the API version in the data (${String(tokenRequest.apiVersion)}) does not match the expected API version (authentication.k8s.io/v1)`,
         ),
-      };
+      );
     }
     if (tokenRequest.kind !== undefined && tokenRequest.kind !== "TokenRequest") {
-      return {
-        status: 400,
-        body: badRequest(
+      return failed(
+        badRequest(
           `no kind "${String(tokenRequest.kind)}" is registered for version "authentication.k8s.io/v1" in scheme "pkg/api/legacyscheme/scheme.go:30"`,
         ),
-      };
+      );
     }
     const spec = tokenRequest.spec ?? {};
     const audiences = spec.audiences ?? [];
     if (!Array.isArray(audiences) || audiences.some((audience) => typeof audience !== "string")) {
-      return {
-        status: 400,
-        body: badRequest(
+      return failed(
+        badRequest(
           "json: cannot unmarshal into Go struct field TokenRequestSpec.spec.audiences of type []string",
         ),
-      };
+      );
     }
     const requestedExpiration = spec.expirationSeconds ?? DEFAULT_EXPIRATION_SECONDS;
     if (typeof requestedExpiration !== "number" || !Number.isInteger(requestedExpiration)) {
-      return {
-        status: 400,
-        body: badRequest(
+      return failed(
+        badRequest(
           "json: cannot unmarshal into Go struct field TokenRequestSpec.spec.expirationSeconds of type int64",
         ),
-      };
+      );
     }
     const metadata = tokenRequest.metadata ?? {};
     if (typeof metadata.name === "string" && metadata.name !== "" && metadata.name !== name) {
-      return {
-        status: 422,
-        body: tokenRequestInvalid(
+      return failed(
+        tokenRequestInvalid(
           name,
           "metadata.name",
           metadata.name,
           "must match the service account name if specified",
         ),
-      };
+      );
     }
     if (
       typeof metadata.namespace === "string" &&
       metadata.namespace !== "" &&
       metadata.namespace !== namespace
     ) {
-      return {
-        status: 422,
-        body: tokenRequestInvalid(
+      return failed(
+        tokenRequestInvalid(
           name,
           "metadata.namespace",
           metadata.namespace,
           "must match the service account namespace if specified",
         ),
-      };
+      );
     }
     const account = serviceAccounts.get(`${namespace}/${name}`);
-    if (!account) return { status: 404, body: serviceAccountNotFound(name) };
+    if (!account) return failed(serviceAccountNotFound(name));
     if (requestedExpiration < MIN_EXPIRATION_SECONDS) {
-      return {
-        status: 422,
-        body: tokenRequestInvalid(
+      return failed(
+        tokenRequestInvalid(
           "",
           "spec.expirationSeconds",
           requestedExpiration,
           "may not specify a duration less than 10 minutes",
         ),
-      };
+      );
     }
     if (requestedExpiration > MAX_EXPIRATION_SECONDS) {
-      return {
-        status: 422,
-        body: tokenRequestInvalid(
+      return failed(
+        tokenRequestInvalid(
           "",
           "spec.expirationSeconds",
           requestedExpiration,
           "may not specify a duration larger than 2^32 seconds",
         ),
-      };
+      );
     }
     if (spec.boundObjectRef !== undefined && spec.boundObjectRef !== null) {
-      return {
-        status: 400,
-        body: badRequest("the emulator does not bind tokens to objects (spec.boundObjectRef)"),
-      };
+      return failed(
+        badRequest("the emulator does not bind tokens to objects (spec.boundObjectRef)"),
+      );
     }
     const expirationSeconds = capExpiration(requestedExpiration);
     const headers: Record<string, string> = {};
@@ -417,6 +403,7 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
       requests.push(record);
       sendJson(response, status, body, { "audit-id": randomUUID(), ...headers });
     };
+    const refuse = (status: KubernetesStatus): void => answer(status.code, status);
 
     // Issuer discovery is anonymous on clusters that bind system:service-account-issuer-discovery.
     if (method === "GET" && path === "/.well-known/openid-configuration") {
@@ -430,14 +417,14 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
     if (match && method === "POST") tokenRequestCount += 1;
     const token = bearerToken(request);
     const caller = token ? callers.get(token) : undefined;
-    if (!caller) return answer(401, unauthorized());
+    if (!caller) return refuse(unauthorized());
     record.user = caller.user;
-    if (!match) return answer(404, resourceNotFound());
-    if (method !== "POST") return answer(405, methodNotAllowed());
+    if (!match) return refuse(resourceNotFound());
+    if (method !== "POST") return refuse(methodNotAllowed());
     const namespace = decodeURIComponent(match[1]!);
     const name = decodeURIComponent(match[2]!);
     if (!mayCreateToken(caller, namespace, name)) {
-      return answer(403, forbidden(caller.user, namespace, name));
+      return refuse(forbidden(caller.user, namespace, name));
     }
     const result = await handleTokenRequest(request, namespace, name, text);
     return answer(result.status, result.body, result.headers);
