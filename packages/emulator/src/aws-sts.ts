@@ -60,6 +60,8 @@ export interface AwsStsRequestRecord {
 export interface AwsSts {
   /** `http://127.0.0.1:PORT` (or `https://localhost:PORT` with a TLS authority): the STS client's `endpoint`. */
   readonly url: string;
+  /** The port it listens on. */
+  readonly port: number;
   readonly region: string;
   /** Every STS request answered, in order (issuer discovery is not recorded). */
   readonly requests: readonly AwsStsRequestRecord[];
@@ -471,6 +473,7 @@ export async function startAwsSts(options: AwsStsOptions): Promise<AwsSts> {
 
   return {
     url: server.url,
+    port: server.port,
     region,
     requests,
     issuer: (accountId) => issuerOf(accountState(accountId)),

@@ -67,6 +67,22 @@ function retryAfterHeader(value: Fault["retryAfter"]): Record<string, string> {
   return { "retry-after": String(value) };
 }
 
+/** Waits `ms`, unless the connection closes first (a client gave up, or the server is closing). */
+function waitWhileOpen(response: ServerResponse, ms: number): Promise<boolean> {
+  if (response.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onClose = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      response.off("close", onClose);
+      resolve(true);
+    }, ms);
+    response.once("close", onClose);
+  });
+}
+
 const HTML_PAGE = `<!DOCTYPE html>
 <html><head><title>Service Unavailable</title></head>
 <body><h1>Service Unavailable</h1><p>The service is temporarily unavailable. Please try again later.</p></body></html>
@@ -83,7 +99,7 @@ const HTML_PAGE = `<!DOCTYPE html>
  * ```
  */
 export async function playFault(fault: Fault, response: ServerResponse): Promise<boolean> {
-  if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+  if (fault.delayMs && !(await waitWhileOpen(response, fault.delayMs))) return true;
   switch (fault.kind) {
     case "delay":
       return false;

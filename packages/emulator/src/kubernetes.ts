@@ -101,6 +101,8 @@ export interface MintServiceAccountTokenOptions {
 export interface KubernetesApi {
   /** `https://localhost:PORT`. */
   readonly url: string;
+  /** The port it listens on. */
+  readonly port: number;
   /** The service-account issuer (`iss` of every token). */
   readonly issuer: string;
   /** PEM of the CA the server certificate chains to. */
@@ -471,6 +473,7 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
 
   return {
     url: server.url,
+    port: server.port,
     issuer,
     caCertificate: authority.caCertificate,
     requests,
