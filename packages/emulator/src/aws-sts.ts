@@ -6,7 +6,14 @@ import { createSigningKey, jwks, nowSeconds, type SigningKey } from "./keys.js";
 import { verifySigV4 } from "./sigv4.js";
 import type { TlsAuthority } from "./tls.js";
 
-/** An IAM identity that can call STS: its access key, and who it is. */
+/**
+ * An IAM identity that can call STS: its access key, and who it is.
+ *
+ * @example
+ * ```ts
+ * const principal: AwsPrincipal = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret", arn: "arn:aws:iam::123456789012:user/alice" };
+ * ```
+ */
 export interface AwsPrincipal {
   accessKeyId: string;
   secretAccessKey: string;
@@ -22,7 +29,14 @@ export interface AwsPrincipal {
   principalTags?: Record<string, string>;
 }
 
-/** An AWS account of the emulated STS. */
+/**
+ * An AWS account of the emulated STS.
+ *
+ * @example
+ * ```ts
+ * const account: AwsAccount = { accountId: "123456789012", outboundWebIdentityFederation: true, principals: [principal] };
+ * ```
+ */
 export interface AwsAccount {
   accountId: string;
   /** Whether `EnableOutboundWebIdentityFederation` has run for the account. Defaults to `false`. */
@@ -32,7 +46,14 @@ export interface AwsAccount {
   principals: readonly AwsPrincipal[];
 }
 
-/** Options of {@link startAwsSts}. */
+/**
+ * Options of {@link startAwsSts}.
+ *
+ * @example
+ * ```ts
+ * const options: AwsStsOptions = { region: "eu-west-1", accounts: [account], tlsAuthority: ca };
+ * ```
+ */
 export interface AwsStsOptions {
   /** The region of this regional endpoint; the SigV4 credential scope must name it. Defaults to `us-east-1`. */
   region?: string;
@@ -43,7 +64,14 @@ export interface AwsStsOptions {
   port?: number;
 }
 
-/** One STS request the emulator answered. */
+/**
+ * One STS request the emulator answered.
+ *
+ * @example
+ * ```ts
+ * const [first]: readonly AwsStsRequestRecord[] = sts.requests;
+ * ```
+ */
 export interface AwsStsRequestRecord {
   /** The `Action` parameter, if any. */
   action?: string;
@@ -56,7 +84,15 @@ export interface AwsStsRequestRecord {
   errorCode?: string;
 }
 
-/** A running emulated AWS STS regional endpoint. */
+/**
+ * A running emulated AWS STS regional endpoint.
+ *
+ * @example
+ * ```ts
+ * const sts: AwsSts = await startAwsSts({ accounts: [account] });
+ * new STSClient({ region: sts.region, endpoint: sts.url, credentials });
+ * ```
+ */
 export interface AwsSts {
   /** `http://127.0.0.1:PORT` (or `https://localhost:PORT` with a TLS authority): the STS client's `endpoint`. */
   readonly url: string;

@@ -1,6 +1,13 @@
 import { newId } from "./http.js";
 
-/** The OAuth `error` values Entra answers on its token endpoint. */
+/**
+ * The OAuth `error` values Entra answers on its token endpoint.
+ *
+ * @example
+ * ```ts
+ * const name: EntraErrorName = "invalid_client";
+ * ```
+ */
 export type EntraErrorName =
   | "invalid_request"
   | "invalid_client"
@@ -18,7 +25,15 @@ export interface EntraRefusal {
   readonly message: string;
 }
 
-/** The JSON body Entra sends with a refusal. */
+/**
+ * The JSON body Entra sends with a refusal.
+ *
+ * @example
+ * ```ts
+ * const body = (await response.json()) as EntraErrorBody;
+ * body.error_codes; // [700213]
+ * ```
+ */
 export interface EntraErrorBody {
   error: EntraErrorName;
   error_description: string;

@@ -24,7 +24,18 @@ import { listen, newId, readBody, sendJson } from "./http.js";
 import { createIssuerKeyCache } from "./issuer-key-cache.js";
 import { createSigningKey, jwks, nowSeconds } from "./keys.js";
 
-/** An app registration (and its service principal) in an emulated tenant. */
+/**
+ * An app registration (and its service principal) in an emulated tenant.
+ *
+ * @example
+ * ```ts
+ * const app: EntraApp = {
+ *   clientId,
+ *   roles: ["Storage.Read"],
+ *   federatedCredentials: [{ issuer: issuer.url, subject: "ci:job", audiences: ["api://AzureADTokenExchange"] }],
+ * };
+ * ```
+ */
 export interface EntraApp {
   /** The application (client) id. */
   clientId: string;
@@ -38,7 +49,14 @@ export interface EntraApp {
   roles?: string[];
 }
 
-/** An emulated tenant and its apps. */
+/**
+ * An emulated tenant and its apps.
+ *
+ * @example
+ * ```ts
+ * const tenant: EntraTenant = { tenantId, apps: [app], resources: ["https://storage.azure.com"] };
+ * ```
+ */
 export interface EntraTenant {
   /** The tenant id, a GUID. */
   tenantId: string;
@@ -50,7 +68,14 @@ export interface EntraTenant {
   resources?: string[];
 }
 
-/** Configuration of {@link startEntra}. */
+/**
+ * Configuration of {@link startEntra}.
+ *
+ * @example
+ * ```ts
+ * const config: EntraConfig = { tls: { cert, key }, tenants: [{ tenantId, apps: [app] }], accessTokenLifetimeSeconds: 5 };
+ * ```
+ */
 export interface EntraConfig {
   tenants?: EntraTenant[];
   /** PEM certificate and key: Entra serves HTTPS (and `@azure/identity` refuses `http://`). */
@@ -69,7 +94,14 @@ export interface EntraConfig {
   issuerCacheSeconds?: number;
 }
 
-/** One request the Entra emulator answered, for tests to assert on. */
+/**
+ * One request the Entra emulator answered, for tests to assert on.
+ *
+ * @example
+ * ```ts
+ * const refused = entra.requests.filter((record: EntraRequestRecord) => record.errorCodes?.includes(700213));
+ * ```
+ */
 export interface EntraRequestRecord {
   method: string;
   path: string;
@@ -86,7 +118,16 @@ export interface EntraRequestRecord {
   at: Date;
 }
 
-/** A running Entra ID emulator. */
+/**
+ * A running Entra ID emulator.
+ *
+ * @example
+ * ```ts
+ * const entra: EntraEmulator = await startEntra(config);
+ * expect(entra.tokenRequestCount).toBe(1);
+ * await entra.close();
+ * ```
+ */
 export interface EntraEmulator {
   /** The base URL, `https://localhost:PORT` with TLS. */
   readonly url: string;

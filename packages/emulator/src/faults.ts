@@ -12,6 +12,12 @@ import { entraErrorBody, refusals } from "./entra-errors.js";
  * - `html`: answers `status` (default 502) with an HTML error page, as a proxy in front would.
  *
  * Every kind waits `delayMs` first when it is set.
+ *
+ * @example
+ * ```ts
+ * const fault: Fault = { kind: "status", status: 429, retryAfter: 2 };
+ * entra.injectFault(fault, { count: 3 });
+ * ```
  */
 export interface Fault {
   kind: "status" | "delay" | "drop" | "truncated-json" | "malformed-json" | "html";
@@ -21,7 +27,15 @@ export interface Fault {
   delayMs?: number;
 }
 
-/** A queued fault and how many more requests it applies to. */
+/**
+ * A queued fault and how many more requests it applies to.
+ *
+ * @example
+ * ```ts
+ * const [next]: QueuedFault[] = entra.faults.queued;
+ * next?.remaining;
+ * ```
+ */
 export interface QueuedFault extends Fault {
   remaining: number;
 }

@@ -2,7 +2,18 @@ import { compactVerify, type JWTPayload, type ProtectedHeaderParameters } from "
 import { type EntraRefusal, refusals } from "./entra-errors.js";
 import type { IssuerKeyCache } from "./issuer-key-cache.js";
 
-/** A federated identity credential of an app registration. */
+/**
+ * A federated identity credential of an app registration.
+ *
+ * @example
+ * ```ts
+ * const credential: FederatedCredential = {
+ *   issuer: kubernetes.issuer,
+ *   subject: "system:serviceaccount:prod:billing",
+ *   audiences: ["api://AzureADTokenExchange"],
+ * };
+ * ```
+ */
 export interface FederatedCredential {
   /** The issuer the assertion's `iss` must equal, exactly. */
   issuer: string;

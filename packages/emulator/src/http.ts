@@ -7,10 +7,26 @@ import {
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 
-/** A request handler of an emulated service. */
+/**
+ * A request handler of an emulated service.
+ *
+ * @example
+ * ```ts
+ * const handler: Handler = (request, response) => {
+ *   response.end("ok");
+ * };
+ * ```
+ */
 export type Handler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
 
-/** Options shared by every emulated server: where it listens and, for HTTPS, its key pair. */
+/**
+ * Options shared by every emulated server: where it listens and, for HTTPS, its key pair.
+ *
+ * @example
+ * ```ts
+ * const options: ListenOptions = { host: "127.0.0.1", port: 0, tls: { cert, key } };
+ * ```
+ */
 export interface ListenOptions {
   /** Host to bind. Defaults to `127.0.0.1`; the emulator never binds anything else by default. */
   host?: string;
@@ -20,7 +36,16 @@ export interface ListenOptions {
   tls?: { cert: string; key: string };
 }
 
-/** A running HTTP(S) server on loopback. */
+/**
+ * A running HTTP(S) server on loopback.
+ *
+ * @example
+ * ```ts
+ * const server: RunningServer = await startIssuer();
+ * console.log(server.url, server.port);
+ * await server.close();
+ * ```
+ */
 export interface RunningServer {
   /** `http://127.0.0.1:PORT` or `https://localhost:PORT` (TLS servers use the name on their certificate). */
   readonly url: string;

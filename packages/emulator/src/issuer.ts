@@ -3,7 +3,14 @@ import type { JWK, JWTPayload } from "jose";
 import { listen, newId, sendJson } from "./http.js";
 import { createSigningKey, jwks, nowSeconds, type SigningKey } from "./keys.js";
 
-/** Configuration of {@link startIssuer}. */
+/**
+ * Configuration of {@link startIssuer}.
+ *
+ * @example
+ * ```ts
+ * const config: IssuerConfig = { algorithm: "RS256", tls: { cert, key } };
+ * ```
+ */
 export interface IssuerConfig {
   /** PEM certificate and key: the issuer serves HTTPS. Plain HTTP on loopback otherwise. */
   tls?: { cert: string; key: string };
@@ -13,7 +20,15 @@ export interface IssuerConfig {
   algorithm?: "RS256" | "ES384";
 }
 
-/** What {@link OidcIssuer.mint} signs. */
+/**
+ * What {@link OidcIssuer.mint} signs.
+ *
+ * @example
+ * ```ts
+ * const options: MintOptions = { subject: "ci:job", audience: "api://AzureADTokenExchange", lifetimeSeconds: 600 };
+ * const token = await issuer.mint(options);
+ * ```
+ */
 export interface MintOptions {
   subject: string;
   /** One audience or several. Usually `api://AzureADTokenExchange`. */
@@ -26,7 +41,16 @@ export interface MintOptions {
   header?: Record<string, unknown>;
 }
 
-/** A running OIDC issuer. */
+/**
+ * A running OIDC issuer.
+ *
+ * @example
+ * ```ts
+ * const issuer: OidcIssuer = await startIssuer();
+ * const token = await issuer.mint({ subject: "ci:job", audience: "api://AzureADTokenExchange" });
+ * await issuer.rotateKeys();
+ * ```
+ */
 export interface OidcIssuer {
   /** Base URL, also the `iss` of every token. */
   readonly url: string;

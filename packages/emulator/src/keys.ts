@@ -1,7 +1,15 @@
 import { randomUUID, type webcrypto } from "node:crypto";
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose";
 
-/** A signing key of an emulated issuer, with its public JWK. */
+/**
+ * A signing key of an emulated issuer, with its public JWK.
+ *
+ * @example
+ * ```ts
+ * const key: SigningKey = await createSigningKey("ES384");
+ * key.publicJwk.kid;
+ * ```
+ */
 export interface SigningKey {
   readonly kid: string;
   readonly alg: "RS256" | "ES384";
@@ -11,7 +19,16 @@ export interface SigningKey {
   sign(payload: JWTPayload, header?: Record<string, unknown>): Promise<string>;
 }
 
-/** Generates a key pair (RS256 by default) and its public JWK with `kid`, `use` and `alg`. */
+/**
+ * Generates a key pair (RS256 by default) and its public JWK with `kid`, `use` and `alg`.
+ *
+ * @example
+ * ```ts
+ * const key = await createSigningKey("RS256");
+ * const token = await key.sign({ iss, sub, aud, exp });
+ * const jwks = { keys: [key.publicJwk] };
+ * ```
+ */
 export async function createSigningKey(
   alg: "RS256" | "ES384" = "RS256",
   kid: string = randomUUID(),

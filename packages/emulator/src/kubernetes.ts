@@ -17,7 +17,14 @@ import {
 } from "./kubernetes-status.js";
 import { createTlsAuthority, type TlsAuthority } from "./tls.js";
 
-/** A service account the emulated cluster knows. */
+/**
+ * A service account the emulated cluster knows.
+ *
+ * @example
+ * ```ts
+ * const account: KubernetesServiceAccount = { namespace: "prod", name: "billing" };
+ * ```
+ */
 export interface KubernetesServiceAccount {
   namespace: string;
   name: string;
@@ -25,10 +32,24 @@ export interface KubernetesServiceAccount {
   uid?: string;
 }
 
-/** Which service accounts a caller may create tokens for (`create` on `serviceaccounts/token`). */
+/**
+ * Which service accounts a caller may create tokens for (`create` on `serviceaccounts/token`).
+ *
+ * @example
+ * ```ts
+ * const allow: KubernetesAllowList = [{ namespace: "prod", name: "billing" }];
+ * ```
+ */
 export type KubernetesAllowList = readonly { namespace: string; name?: string }[] | "*";
 
-/** A client of the API server: its bearer token, the user it authenticates as, and its RBAC stand-in. */
+/**
+ * A client of the API server: its bearer token, the user it authenticates as, and its RBAC stand-in.
+ *
+ * @example
+ * ```ts
+ * const caller: KubernetesCaller = { token: "minter-token", user: "system:serviceaccount:ops:minter", allow: "*" };
+ * ```
+ */
 export interface KubernetesCaller {
   token: string;
   /** The user name in RBAC refusals, e.g. `system:serviceaccount:fedcred:minter` or `alice`. */
@@ -37,7 +58,18 @@ export interface KubernetesCaller {
   allow: KubernetesAllowList;
 }
 
-/** Options of {@link startKubernetes}. */
+/**
+ * Options of {@link startKubernetes}.
+ *
+ * @example
+ * ```ts
+ * const options: KubernetesOptions = {
+ *   serviceAccounts: [{ namespace: "prod", name: "billing" }],
+ *   callers: [{ token: "minter-token", user: "minter", allow: "*" }],
+ *   maxExpirationSeconds: 3600,
+ * };
+ * ```
+ */
 export interface KubernetesOptions {
   /** The service-account issuer (`iss`). Defaults to the server's own URL, as on most clusters. */
   issuer?: string;
@@ -55,7 +87,14 @@ export interface KubernetesOptions {
   port?: number;
 }
 
-/** One request the emulated API server answered. */
+/**
+ * One request the emulated API server answered.
+ *
+ * @example
+ * ```ts
+ * const denied = kubernetes.requests.filter((record: KubernetesRequestRecord) => record.status === 403);
+ * ```
+ */
 export interface KubernetesRequestRecord {
   method: string;
   path: string;
@@ -66,7 +105,15 @@ export interface KubernetesRequestRecord {
   status: number;
 }
 
-/** Options of {@link KubernetesApi.kubeconfig}. */
+/**
+ * Options of {@link KubernetesApi.kubeconfig}.
+ *
+ * @example
+ * ```ts
+ * const options: KubeconfigOptions = { token: "minter-token", namespace: "prod" };
+ * await kubernetes.writeKubeconfig("/tmp/kubeconfig", options);
+ * ```
+ */
 export interface KubeconfigOptions {
   /** The bearer token the kubeconfig's user presents. */
   token: string;
@@ -76,7 +123,15 @@ export interface KubeconfigOptions {
   name?: string;
 }
 
-/** A kubeconfig document (the subset `@kubernetes/client-node` and kubectl read). */
+/**
+ * A kubeconfig document (the subset `@kubernetes/client-node` and kubectl read).
+ *
+ * @example
+ * ```ts
+ * const config: Kubeconfig = kubernetes.kubeconfig({ token: "minter-token" });
+ * new KubeConfig().loadFromString(JSON.stringify(config));
+ * ```
+ */
 export interface Kubeconfig {
   apiVersion: "v1";
   kind: "Config";
@@ -87,7 +142,15 @@ export interface Kubeconfig {
   preferences: Record<string, never>;
 }
 
-/** What {@link KubernetesApi.mintServiceAccountToken} takes. */
+/**
+ * What {@link KubernetesApi.mintServiceAccountToken} takes.
+ *
+ * @example
+ * ```ts
+ * const options: MintServiceAccountTokenOptions = { namespace: "prod", name: "billing", audiences: ["api://AzureADTokenExchange"] };
+ * const { token } = await kubernetes.mintServiceAccountToken(options);
+ * ```
+ */
 export interface MintServiceAccountTokenOptions {
   namespace: string;
   name: string;
@@ -97,7 +160,16 @@ export interface MintServiceAccountTokenOptions {
   expirationSeconds?: number;
 }
 
-/** A running emulated Kubernetes API server. */
+/**
+ * A running emulated Kubernetes API server.
+ *
+ * @example
+ * ```ts
+ * const kubernetes: KubernetesApi = await startKubernetes({ serviceAccounts, callers });
+ * kubernetes.tokenRequestCount;
+ * await kubernetes.close();
+ * ```
+ */
 export interface KubernetesApi {
   /** `https://localhost:PORT`. */
   readonly url: string;

@@ -14,7 +14,15 @@ import {
 } from "./self-signed-certificate.js";
 import { createTlsAuthority, type TlsAuthority } from "./tls.js";
 
-/** Configuration of {@link startLab}; every field has a default, and all but `tlsAuthority` fit in JSON. */
+/**
+ * Configuration of {@link startLab}; every field has a default, and all but `tlsAuthority` fit in JSON.
+ *
+ * @example
+ * ```ts
+ * const config: LabConfig = { aws: { region: "eu-west-1" }, accessTokenLifetimeSeconds: 60 };
+ * const lab = await startLab(config);
+ * ```
+ */
 export interface LabConfig {
   /** Defaults to a fresh GUID. */
   tenantId?: string;
@@ -40,7 +48,15 @@ export interface LabConfig {
   tlsAuthority?: TlsAuthority;
 }
 
-/** The environment a program needs to use the lab, by variable name. */
+/**
+ * The environment a program needs to use the lab, by variable name.
+ *
+ * @example
+ * ```ts
+ * const env: LabEnvironment = lab.env;
+ * spawn("node", ["app.mjs"], { env: { ...process.env, ...env } });
+ * ```
+ */
 export interface LabEnvironment {
   AZURE_AUTHORITY_HOST: string;
   AZURE_TENANT_ID: string;
@@ -60,7 +76,16 @@ export interface LabEnvironment {
   [name: string]: string;
 }
 
-/** A running federation lab. */
+/**
+ * A running federation lab.
+ *
+ * @example
+ * ```ts
+ * const lab: Lab = await startLab();
+ * lab.env.AZURE_FEDERATED_TOKEN_FILE;
+ * await lab.close();
+ * ```
+ */
 export interface Lab {
   readonly env: LabEnvironment;
   readonly tenantId: string;

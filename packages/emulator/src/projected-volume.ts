@@ -3,13 +3,27 @@ import { chmod, mkdir, readlink, rename, rm, symlink, unlink, writeFile } from "
 import { join } from "node:path";
 import type { KubernetesApi } from "./kubernetes.js";
 
-/** A token and when it expires, as a projected volume source produces them. */
+/**
+ * A token and when it expires, as a projected volume source produces them.
+ *
+ * @example
+ * ```ts
+ * const minted: ProjectedToken = { token, expiresAt: new Date(Date.now() + 3600_000) };
+ * ```
+ */
 export interface ProjectedToken {
   token: string;
   expiresAt: Date;
 }
 
-/** Mints through an emulated API server, as the kubelet does for a `serviceAccountToken` projection. */
+/**
+ * Mints through an emulated API server, as the kubelet does for a `serviceAccountToken` projection.
+ *
+ * @example
+ * ```ts
+ * const mint: ServiceAccountTokenProjection = { kubernetes, namespace: "prod", name: "billing", expirationSeconds: 600 };
+ * ```
+ */
 export interface ServiceAccountTokenProjection {
   kubernetes: Pick<KubernetesApi, "mintServiceAccountToken">;
   namespace: string;
@@ -20,7 +34,14 @@ export interface ServiceAccountTokenProjection {
   expirationSeconds?: number;
 }
 
-/** Options of {@link startProjectedVolume}. */
+/**
+ * Options of {@link startProjectedVolume}.
+ *
+ * @example
+ * ```ts
+ * const options: ProjectedVolumeOptions = { directory: "/tmp/sa", mint: { kubernetes, namespace: "prod", name: "billing" } };
+ * ```
+ */
 export interface ProjectedVolumeOptions {
   /** The volume's mount directory (created if missing). */
   directory: string;
@@ -32,7 +53,16 @@ export interface ProjectedVolumeOptions {
   mode?: number;
 }
 
-/** A projected service-account token volume that rotates its token as the kubelet does. */
+/**
+ * A projected service-account token volume that rotates its token as the kubelet does.
+ *
+ * @example
+ * ```ts
+ * const volume: ProjectedVolume = await startProjectedVolume({ directory, mint });
+ * await volume.rotate();
+ * await volume.close();
+ * ```
+ */
 export interface ProjectedVolume {
   /** `directory/fileName`: the unresolved path workloads read (`AZURE_FEDERATED_TOKEN_FILE`). */
   readonly path: string;

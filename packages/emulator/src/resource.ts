@@ -3,7 +3,14 @@ import { createLocalJWKSet, errors, type JWK, jwtVerify } from "jose";
 import { v1Issuer } from "./access-token.js";
 import { listen, sendJson } from "./http.js";
 
-/** Configuration of {@link startResource}. */
+/**
+ * Configuration of {@link startResource}.
+ *
+ * @example
+ * ```ts
+ * const config: ResourceConfig = { entra, tenantId, audience: "https://storage.azure.com", roles: ["Storage.Read"], tls };
+ * ```
+ */
 export interface ResourceConfig {
   /** Where the tenant's signing keys come from: the running Entra emulator (its `jwks()` is read per request, so rotations apply). */
   entra: { jwks(): { keys: JWK[] }; url?: string };
@@ -20,7 +27,15 @@ export interface ResourceConfig {
   clockSkewSeconds?: number;
 }
 
-/** Who called the resource, as it answers a good token. */
+/**
+ * Who called the resource, as it answers a good token.
+ *
+ * @example
+ * ```ts
+ * const caller = (await response.json()) as ResourceCaller;
+ * caller.appid;
+ * ```
+ */
 export interface ResourceCaller {
   appid: string;
   oid: string;
@@ -28,7 +43,15 @@ export interface ResourceCaller {
   roles: string[];
 }
 
-/** A running protected resource. */
+/**
+ * A running protected resource.
+ *
+ * @example
+ * ```ts
+ * const resource: ProtectedResource = await startResource({ entra, tenantId, audience: "https://storage.azure.com", tls });
+ * resource.counts.accepted;
+ * ```
+ */
 export interface ProtectedResource {
   readonly url: string;
   readonly port: number;

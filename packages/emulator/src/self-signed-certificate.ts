@@ -2,7 +2,15 @@ import { createHash, webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { toPem } from "./tls.js";
 
-/** A certificate and its private key, as an app registration's key credential uses them. */
+/**
+ * A certificate and its private key, as an app registration's key credential uses them.
+ *
+ * @example
+ * ```ts
+ * const certificate: SelfSignedCertificate = await createSelfSignedCertificate();
+ * entra.addApp(tenantId, { clientId, certificates: [certificate.certificatePem] });
+ * ```
+ */
 export interface SelfSignedCertificate {
   /** PEM of the certificate: register it on the app. */
   readonly certificatePem: string;

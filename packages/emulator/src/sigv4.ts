@@ -1,6 +1,13 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 
-/** What a SigV4 verifier needs of an incoming request, as it came off the wire. */
+/**
+ * What a SigV4 verifier needs of an incoming request, as it came off the wire.
+ *
+ * @example
+ * ```ts
+ * const request: SignedRequest = { method: "POST", target: incoming.url, rawHeaders: incoming.rawHeaders, body };
+ * ```
+ */
 export interface SignedRequest {
   method: string;
   /** The request target as sent: path and query string, still percent-encoded. */
@@ -10,7 +17,15 @@ export interface SignedRequest {
   body: string;
 }
 
-/** A refusal in AWS terms: the error code, its message and the HTTP status. */
+/**
+ * A refusal in AWS terms: the error code, its message and the HTTP status.
+ *
+ * @example
+ * ```ts
+ * const result = verifySigV4(request, options);
+ * if (!result.ok) console.log(result.code, result.status); // "SignatureDoesNotMatch" 403
+ * ```
+ */
 export interface SigV4Failure {
   ok: false;
   code:
@@ -24,14 +39,29 @@ export interface SigV4Failure {
   accessKeyId?: string;
 }
 
-/** A request whose signature checked out. */
+/**
+ * A request whose signature checked out.
+ *
+ * @example
+ * ```ts
+ * const result = verifySigV4(request, options);
+ * if (result.ok) console.log(result.accessKeyId, result.key);
+ * ```
+ */
 export interface SigV4Success<Key> {
   ok: true;
   accessKeyId: string;
   key: Key;
 }
 
-/** Options of {@link verifySigV4}. */
+/**
+ * Options of {@link verifySigV4}.
+ *
+ * @example
+ * ```ts
+ * const options: SigV4Options<AwsPrincipal> = { region: "us-east-1", service: "sts", lookup: (id) => principals.get(id) };
+ * ```
+ */
 export interface SigV4Options<Key> {
   /** The region this endpoint serves; the credential scope must name it. */
   region: string;

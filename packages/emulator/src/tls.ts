@@ -7,7 +7,15 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
-/** A certificate authority generated at start, and a server certificate it issued for loopback. */
+/**
+ * A certificate authority generated at start, and a server certificate it issued for loopback.
+ *
+ * @example
+ * ```ts
+ * const ca: TlsAuthority = await createTlsAuthority();
+ * await startKubernetes({ tlsAuthority: ca });
+ * ```
+ */
 export interface TlsAuthority {
   /** PEM of the CA certificate: trust it (NODE_EXTRA_CA_CERTS, kubeconfig `certificate-authority-data`). */
   readonly caCertificate: string;
@@ -32,7 +40,16 @@ export function toPem(der: ArrayBuffer, label: string): string {
   return `-----BEGIN ${label}-----\n${base64.trimEnd()}\n-----END ${label}-----\n`;
 }
 
-/** Generates a CA and a server certificate for `localhost` / `127.0.0.1`, valid for a day. */
+/**
+ * Generates a CA and a server certificate for `localhost` / `127.0.0.1`, valid for a day.
+ *
+ * @example
+ * ```ts
+ * const ca = await createTlsAuthority();
+ * const entra = await startEntra({ tls: { cert: ca.serverCertificate, key: ca.serverKey } });
+ * // clients trust ca.caCertificate through NODE_EXTRA_CA_CERTS
+ * ```
+ */
 export async function createTlsAuthority(
   commonName = "fedcred emulator CA",
 ): Promise<TlsAuthority> {
