@@ -65,17 +65,18 @@ afterAll(async () => {
   if (directory) rmSync(directory, { recursive: true, force: true });
 });
 
+function federatedCredential(): ClientAssertionCredential {
+  return new ClientAssertionCredential(
+    federation.tenantId,
+    federation.clientId,
+    federation.assertion,
+    { authorityHost: federation.entra.authorityHost, disableInstanceDiscovery: true },
+  );
+}
+
 describe("Entra emulator tokens against azurite", () => {
   it("let BlobServiceClient create a container and upload and download a blob", async () => {
-    const credential = new ClientAssertionCredential(
-      federation.tenantId,
-      federation.clientId,
-      federation.assertion,
-      {
-        authorityHost: federation.entra.authorityHost,
-        disableInstanceDiscovery: true,
-      },
-    );
+    const credential = federatedCredential();
     const service = new BlobServiceClient(`${blobUrl}/devstoreaccount1`, credential);
     const container = service.getContainerClient(`fedcred-${Date.now()}`);
     await container.create();
@@ -89,15 +90,7 @@ describe("Entra emulator tokens against azurite", () => {
   });
 
   it("is refused by azurite when the token is for another resource", async () => {
-    const credential = new ClientAssertionCredential(
-      federation.tenantId,
-      federation.clientId,
-      federation.assertion,
-      {
-        authorityHost: federation.entra.authorityHost,
-        disableInstanceDiscovery: true,
-      },
-    );
+    const credential = federatedCredential();
     const { token } = await credential.getToken("https://vault.azure.net/.default");
     const response = await fetch(`${blobUrl}/devstoreaccount1?comp=list`, {
       headers: { authorization: `Bearer ${token}`, "x-ms-version": "2021-12-02" },

@@ -27,8 +27,10 @@ function readEnvironment(child: ChildProcess): Promise<Record<string, string>> {
     });
     child.stdout?.on("data", (chunk: Buffer) => {
       output += chunk.toString();
+      // Only whole lines: a chunk may end in the middle of a value.
+      const complete = output.slice(0, output.lastIndexOf("\n") + 1);
       const env: Record<string, string> = {};
-      for (const match of output.matchAll(/^export ([A-Z_]+)=(.*)$/gm)) {
+      for (const match of complete.matchAll(/^export ([A-Z_]+)=(.*)$/gm)) {
         env[match[1] as string] = (match[2] as string).replace(/^'(.*)'$/, "$1");
       }
       if (env.FEDCRED_RESOURCE_SCOPE) resolve(env);
@@ -37,19 +39,35 @@ function readEnvironment(child: ChildProcess): Promise<Record<string, string>> {
   });
 }
 
+/** A program that knows nothing of the lab but its environment: Entra, the Kubernetes API and STS. */
 const CLIENT = `
-import { readFile } from "node:fs/promises";
 import { WorkloadIdentityCredential } from "@azure/identity";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 const credential = new WorkloadIdentityCredential({ disableInstanceDiscovery: true });
 const { token } = await credential.getToken(process.env.FEDCRED_RESOURCE_SCOPE);
 const response = await fetch(process.env.FEDCRED_RESOURCE_URL, { headers: { authorization: "Bearer " + token } });
-console.log(JSON.stringify({ status: response.status, caller: await response.json() }));
+const kubeconfig = new KubeConfig();
+kubeconfig.loadFromDefault();
+const namespace = kubeconfig.getContextObject(kubeconfig.getCurrentContext()).namespace;
+const tokenRequest = await kubeconfig.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+  namespace,
+  name: "workload",
+  body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { audiences: ["api://AzureADTokenExchange"], expirationSeconds: 600 } },
+});
+const identity = await new STSClient({}).send(new GetCallerIdentityCommand({}));
+console.log(JSON.stringify({
+  status: response.status,
+  caller: await response.json(),
+  kubernetesSubject: JSON.parse(Buffer.from(tokenRequest.status.token.split(".")[1], "base64url").toString()).sub,
+  awsArn: identity.Arn,
+}));
 `;
 
 describe("fedcred-emulator", () => {
   beforeAll(ensureBuilt, 60_000);
 
-  it("prints an environment that @azure/identity uses as is, and stops cleanly on SIGTERM", async () => {
+  it("prints an environment that @azure/identity, client-node and client-sts use as is, and stops cleanly on SIGTERM", async () => {
     const child = spawn(process.execPath, [bin], {
       cwd: packageRoot,
       stdio: ["ignore", "pipe", "pipe"],
@@ -80,6 +98,8 @@ describe("fedcred-emulator", () => {
       expect(JSON.parse(stdout)).toMatchObject({
         status: 200,
         caller: { appid: env.AZURE_CLIENT_ID, tid: env.AZURE_TENANT_ID },
+        kubernetesSubject: "system:serviceaccount:fedcred:workload",
+        awsArn: "arn:aws:sts::123456789012:assumed-role/fedcred-workload/fedcred-lab",
       });
 
       const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));

@@ -90,6 +90,14 @@ function tryConnect(host: string, port: number): Promise<"connected" | string> {
   });
 }
 
+/** The port answers on 127.0.0.1 and is refused on every other address of this machine. */
+async function expectLoopbackOnly(port: number): Promise<void> {
+  expect(await tryConnect("127.0.0.1", port)).toBe("connected");
+  for (const address of otherAddresses()) {
+    expect(await tryConnect(address, port)).toBe("ECONNREFUSED");
+  }
+}
+
 /**
  * A request whose headers the server has read (it answered `100 Continue`) and whose body never
  * comes: an active connection, which `server.close()` alone would wait for.
@@ -148,10 +156,7 @@ describe("every server", () => {
       const timers = trackTimers();
       try {
         const server = await start();
-        expect(await tryConnect("127.0.0.1", server.port)).toBe("connected");
-        for (const address of otherAddresses()) {
-          expect(await tryConnect(address, server.port)).toBe("ECONNREFUSED");
-        }
+        await expectLoopbackOnly(server.port);
         const socket = await requestInFlight(server.port, path);
         const clientSideClosed = new Promise<void>((resolve) =>
           socket.once("close", () => resolve()),
@@ -206,10 +211,7 @@ describe("every server", () => {
     try {
       const lab = await startLab({ tlsAuthority });
       for (const server of [lab.entra, lab.resource, lab.issuer, lab.kubernetes, lab.sts]) {
-        expect(await tryConnect("127.0.0.1", server.port)).toBe("connected");
-        for (const address of otherAddresses()) {
-          expect(await tryConnect(address, server.port)).toBe("ECONNREFUSED");
-        }
+        await expectLoopbackOnly(server.port);
       }
       expect(timers.pending()).toBeGreaterThan(0);
       await lab.close();
