@@ -1,68 +1,23 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { ClientAssertionCredential } from "@azure/identity";
 import { BlobServiceClient } from "@azure/storage-blob";
+import { type Azurite, startAzurite } from "@fedcred/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Federation, startFederation } from "./support/federation.js";
 import { testTls } from "./support/tls.js";
 
 let federation: Federation;
-let azurite: ChildProcess;
+let azurite: Azurite;
 let blobUrl: string;
-let directory: string;
-
-async function startAzurite(): Promise<string> {
-  const tls = testTls();
-  directory = mkdtempSync(join(tmpdir(), "fedcred-azurite-"));
-  writeFileSync(join(directory, "cert.pem"), tls.cert);
-  writeFileSync(join(directory, "key.pem"), tls.key);
-  azurite = spawn(
-    join(import.meta.dirname, "..", "node_modules", ".bin", "azurite-blob"),
-    [
-      "--oauth",
-      "basic",
-      "--cert",
-      join(directory, "cert.pem"),
-      "--key",
-      join(directory, "key.pem"),
-      "--inMemoryPersistence",
-      "--skipApiVersionCheck",
-      "--disableTelemetry",
-      "--blobHost",
-      "127.0.0.1",
-      "--blobPort",
-      "0",
-    ],
-    { cwd: directory, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const timer = setTimeout(() => reject(new Error(`azurite did not start: ${output}`)), 20_000);
-    azurite.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listens on (https:\/\/[\d.]+:\d+)/.exec(output);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    azurite.stderr?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    azurite.on("exit", (code) => reject(new Error(`azurite exited ${code}: ${output}`)));
-  });
-}
 
 beforeAll(async () => {
-  [federation, blobUrl] = await Promise.all([startFederation(), startAzurite()]);
+  const tls = testTls();
+  [federation, azurite] = await Promise.all([startFederation(), startAzurite(tls)]);
+  blobUrl = azurite.url;
 }, 30_000);
 
 afterAll(async () => {
-  azurite?.kill("SIGTERM");
+  await azurite?.close();
   await federation?.close();
-  if (directory) rmSync(directory, { recursive: true, force: true });
 });
 
 function federatedCredential(): ClientAssertionCredential {

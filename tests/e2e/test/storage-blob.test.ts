@@ -1,5 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
@@ -13,6 +12,7 @@ import {
   startProjectedVolume,
 } from "@fedcred/emulator";
 import { fromFile } from "@fedcred/file";
+import { type Azurite, startAzurite } from "@fedcred/test-support";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 const TENANT = "5d1c0a9e-0000-4000-8000-0000000b10b0";
@@ -20,52 +20,17 @@ const APP = "5d1c0a9e-0000-4000-8000-0000000a0a0a";
 const SUBJECT = "system:serviceaccount:prod:uploader";
 
 let directory: string;
-let azurite: ChildProcess;
+let azurite: Azurite;
 let blobEndpoint: string;
 let kubernetes: KubernetesApi;
 let entra: EntraEmulator;
 let volume: ProjectedVolume;
 
-function startAzurite(): Promise<string> {
-  azurite = spawn(
-    join(import.meta.dirname, "..", "node_modules", ".bin", "azurite-blob"),
-    [
-      ...[
-        "--oauth",
-        "basic",
-        "--cert",
-        join(directory, "cert.pem"),
-        "--key",
-        join(directory, "key.pem"),
-      ],
-      ...["--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry"],
-      ...["--blobHost", "127.0.0.1", "--blobPort", "0"],
-    ],
-    { cwd: directory, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const timer = setTimeout(() => reject(new Error(`azurite did not start: ${output}`)), 30_000);
-    const read = (chunk: Buffer): void => {
-      output += chunk.toString();
-      const match = /listens on (https:\/\/[\d.]+:\d+)/.exec(output);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    };
-    azurite.stdout?.on("data", read);
-    azurite.stderr?.on("data", read);
-    azurite.on("exit", (code) => reject(new Error(`azurite exited ${code}: ${output}`)));
-  });
-}
-
 beforeAll(async () => {
   const tls = inject("tls");
   directory = await mkdtemp(join(tmpdir(), "fedcred-e2e-blob-"));
-  await writeFile(join(directory, "cert.pem"), tls.serverCertificate);
-  await writeFile(join(directory, "key.pem"), tls.serverKey);
-  blobEndpoint = await startAzurite();
+  azurite = await startAzurite({ cert: tls.serverCertificate, key: tls.serverKey });
+  blobEndpoint = azurite.url;
   kubernetes = await startKubernetes({
     tlsAuthority: tls,
     serviceAccounts: [{ namespace: "prod", name: "uploader" }],
@@ -103,7 +68,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  azurite?.kill("SIGTERM");
+  await azurite?.close();
   await volume?.close();
   await Promise.all([entra?.close(), kubernetes?.close()]);
   if (directory) await rm(directory, { recursive: true, force: true });

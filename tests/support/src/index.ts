@@ -1,0 +1,1 @@
+export { type Azurite, startAzurite } from "./azurite.js";
