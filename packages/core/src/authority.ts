@@ -21,7 +21,16 @@ export const AzureAuthorityHosts = {
   AzureGovernment: "https://login.microsoftonline.us",
 } as const;
 
-/** The environment variable that names the authority host when no option does. */
+/**
+ * The environment variable that names the authority host when no option does.
+ *
+ * @example
+ * ```ts
+ * import { AZURE_AUTHORITY_HOST } from "@fedcred/core";
+ *
+ * process.env[AZURE_AUTHORITY_HOST] = "https://login.microsoftonline.us/";
+ * ```
+ */
 export const AZURE_AUTHORITY_HOST = "AZURE_AUTHORITY_HOST";
 
 function isLoopback(hostname: string): boolean {

@@ -1,6 +1,15 @@
 import { inspect } from "node:util";
 
-/** The stable codes of {@link CredentialUnavailableError}. */
+/**
+ * The stable codes of {@link CredentialUnavailableError}.
+ *
+ * @example
+ * ```ts
+ * import type { CredentialUnavailableCode } from "@fedcred/core";
+ *
+ * const retryLater: CredentialUnavailableCode[] = ["assertion_unavailable", "assertion_expired"];
+ * ```
+ */
 export type CredentialUnavailableCode =
   | "missing_configuration"
   | "invalid_configuration"
@@ -9,7 +18,16 @@ export type CredentialUnavailableCode =
   | "assertion_expired"
   | "credential_closed";
 
-/** The stable codes of {@link AuthenticationError}. */
+/**
+ * The stable codes of {@link AuthenticationError}.
+ *
+ * @example
+ * ```ts
+ * import type { AuthenticationErrorCode } from "@fedcred/core";
+ *
+ * const transient: AuthenticationErrorCode[] = ["token_request_failed"];
+ * ```
+ */
 export type AuthenticationErrorCode =
   | "token_request_rejected"
   | "token_request_failed"

@@ -1,6 +1,15 @@
 import { CredentialUnavailableError } from "./errors.js";
 
-/** The environment variable that, set to `true`, pins every request to the configured tenant. */
+/**
+ * The environment variable that, set to `true`, pins every request to the configured tenant.
+ *
+ * @example
+ * ```ts
+ * import { AZURE_IDENTITY_DISABLE_MULTITENANTAUTH } from "@fedcred/core";
+ *
+ * process.env[AZURE_IDENTITY_DISABLE_MULTITENANTAUTH] = "true";
+ * ```
+ */
 export const AZURE_IDENTITY_DISABLE_MULTITENANTAUTH = "AZURE_IDENTITY_DISABLE_MULTITENANTAUTH";
 
 const TENANT_ID = /^[0-9A-Za-z.-]+$/;

@@ -83,7 +83,20 @@ export function buildTokenRequest(parameters: TokenRequestParameters): TokenRequ
   return { url: parameters.tokenEndpoint, body: form.toString() };
 }
 
-/** The part of `fetch` the credential uses; inject one for proxies and tests. */
+/**
+ * The part of `fetch` the credential uses; inject one for proxies and tests. The global `fetch`
+ * fits, and so does undici's with a dispatcher.
+ *
+ * @example
+ * ```ts
+ * import { ClientAssertionCredential, type FetchLike } from "@fedcred/core";
+ * import { fetch as undiciFetch, ProxyAgent } from "undici";
+ *
+ * const dispatcher = new ProxyAgent("http://proxy.internal:3128");
+ * const fetch: FetchLike = (url, init) => undiciFetch(url, { ...init, dispatcher });
+ * const credential = new ClientAssertionCredential(tenantId, clientId, getAssertion, { fetch });
+ * ```
+ */
 export type FetchLike = (
   url: string,
   init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal },

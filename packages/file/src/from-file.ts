@@ -7,7 +7,16 @@ import {
   decodeJwtPayload,
 } from "@fedcred/core";
 
-/** The environment variable the workload-identity webhook sets to the projected token file. */
+/**
+ * The environment variable the workload-identity webhook sets to the projected token file.
+ *
+ * @example
+ * ```ts
+ * import { AZURE_FEDERATED_TOKEN_FILE } from "@fedcred/file";
+ *
+ * console.log(`reading the token from ${process.env[AZURE_FEDERATED_TOKEN_FILE]}`);
+ * ```
+ */
 export const AZURE_FEDERATED_TOKEN_FILE = "AZURE_FEDERATED_TOKEN_FILE";
 
 /**
