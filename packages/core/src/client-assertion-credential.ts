@@ -5,6 +5,7 @@ import { AZURE_AUTHORITY_HOST, AzureAuthorityHosts, normalizeAuthorityHost } fro
 import {
   AuthenticationError,
   abortError,
+  abortReason,
   CredentialUnavailableError,
   FedcredError,
 } from "./errors.js";
@@ -346,7 +347,7 @@ export class ClientAssertionCredential implements TokenCredential {
         signal,
       );
     } catch (error) {
-      if (signal.aborted) throw this.#closed ? this.#closedError() : abortError();
+      if (signal.aborted) throw abortReason(signal);
       if (FedcredError.isInstance(error)) throw error;
       throw new AuthenticationError(
         `The assertion function failed: ${error instanceof Error ? error.message : String(error)}`,
@@ -387,7 +388,7 @@ export class ClientAssertionCredential implements TokenCredential {
           this.#timeoutInMs,
         ));
       } catch (error) {
-        if (signal.aborted) throw this.#closed ? this.#closedError() : abortError();
+        if (signal.aborted) throw abortReason(signal);
         const reason =
           error instanceof Error && error.name === "TimeoutError"
             ? `timed out after ${this.#timeoutInMs} ms`
@@ -448,9 +449,9 @@ function describeNetworkError(error: unknown): string {
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortError());
+  if (signal.aborted) return Promise.reject(abortReason(signal));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError());
+    const onAbort = (): void => reject(abortReason(signal));
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(
       (value) => {

@@ -179,6 +179,13 @@ export class AuthenticationError extends FedcredError {
   }
 }
 
+/** Why `signal` aborted: its reason when that is an error (a closed credential), else an `AbortError`. */
+export function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error && signal.reason.name !== "TimeoutError"
+    ? signal.reason
+    : abortError();
+}
+
 /** Builds the `AbortError` the Azure SDK uses when an operation was cancelled. */
 export function abortError(message = "The operation was aborted."): Error {
   const error = new Error(message);

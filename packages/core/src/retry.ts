@@ -1,4 +1,4 @@
-import { abortError } from "./errors.js";
+import { abortReason } from "./errors.js";
 
 /**
  * How the credential retries throttled, failed and unanswered token requests.
@@ -43,12 +43,12 @@ export function backoffDelay(attempt: number, baseInMs: number, maxInMs: number)
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
-      reject(abortError());
+      reject(abortReason(signal));
       return;
     }
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(abortError());
+      reject(abortReason(signal));
     };
     const timer = setTimeout(() => {
       signal.removeEventListener("abort", onAbort);

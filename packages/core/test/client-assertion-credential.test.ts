@@ -272,6 +272,18 @@ describe("the cache", () => {
     await expect(cred.getToken(SCOPE)).rejects.toBeInstanceOf(CredentialUnavailableError);
     expect(server.requests).toHaveLength(2);
   });
+  it("close() during a wait between retries rejects the waiting caller as closed", async () => {
+    server.replies.push({
+      ...entraError(503, "temporarily_unavailable", 50000),
+      headers: { "retry-after": "30" },
+    } as never);
+    const cred = credential(undefined, { retryOptions: { maxRetryDelayInMs: 60_000 } });
+    const pending = cred.getToken(SCOPE);
+    await vi.waitFor(() => expect(server.requests).toHaveLength(1));
+    await cred.close();
+    await expect(pending).rejects.toMatchObject({ code: "credential_closed" });
+    expect(server.requests).toHaveLength(1);
+  });
 });
 
 describe("retries", () => {
