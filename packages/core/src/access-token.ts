@@ -21,12 +21,7 @@ export function createAccessToken(
 ): AccessToken {
   const accessToken = { expiresOnTimestamp, refreshAfterTimestamp, tokenType: "Bearer" as const };
   Object.defineProperty(accessToken, "token", { value: token, enumerable: false });
-  Object.defineProperty(accessToken, inspect.custom, {
-    value(this: AccessToken) {
-      return printable.call(this);
-    },
-    enumerable: false,
-  });
+  Object.defineProperty(accessToken, inspect.custom, { value: printable, enumerable: false });
   return accessToken as AccessToken;
 }
 

@@ -9,7 +9,7 @@ import {
   CredentialUnavailableError,
   FedcredError,
 } from "./errors.js";
-import { type JwtClaims, tryDecodeJwtPayload } from "./jwt.js";
+import { tryDecodeJwtPayload } from "./jwt.js";
 import { logger } from "./logger.js";
 import {
   backoffDelay,
@@ -73,7 +73,7 @@ function describeValue(value: unknown): string {
   return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
-function positiveInteger(value: unknown, name: string, fallback: number): number {
+function nonNegativeNumber(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
     throw new CredentialUnavailableError(
@@ -169,18 +169,18 @@ export class ClientAssertionCredential implements TokenCredential {
     }
     this.#allowedTenants = new Set(allowed);
     const retry = options.retryOptions ?? {};
-    this.#maxRetries = positiveInteger(retry.maxRetries, "options.retryOptions.maxRetries", 3);
-    this.#retryDelayInMs = positiveInteger(
+    this.#maxRetries = nonNegativeNumber(retry.maxRetries, "options.retryOptions.maxRetries", 3);
+    this.#retryDelayInMs = nonNegativeNumber(
       retry.retryDelayInMs,
       "options.retryOptions.retryDelayInMs",
       800,
     );
-    this.#maxRetryDelayInMs = positiveInteger(
+    this.#maxRetryDelayInMs = nonNegativeNumber(
       retry.maxRetryDelayInMs,
       "options.retryOptions.maxRetryDelayInMs",
       60_000,
     );
-    this.#timeoutInMs = positiveInteger(
+    this.#timeoutInMs = nonNegativeNumber(
       options.requestTimeoutInMs,
       "options.requestTimeoutInMs",
       DEFAULT_TIMEOUT_MS,
@@ -193,7 +193,7 @@ export class ClientAssertionCredential implements TokenCredential {
     }
     this.#fetch = options.fetch ?? (globalThis.fetch as unknown as FetchLike);
     this.#cache = new TokenCache(
-      (key, signal) => this.#requestToken(key, undefined, signal),
+      (key, signal) => this.#requestToken(key, buildClaims(undefined, key.enableCae), signal),
       (key, error) =>
         logger.warning(
           `background refresh failed tenant=${key.tenantId} scopes=${key.scopesKey}: ${error instanceof Error ? error.message : String(error)}; the cached token stays in use`,
@@ -229,17 +229,9 @@ export class ClientAssertionCredential implements TokenCredential {
         : scopes?.length === 1
           ? (scopes[0] as string)
           : undefined;
-    if (key !== undefined) {
-      const entry = this.#cache.get(tenantId, enableCae, key);
-      if (entry !== undefined) {
-        const now = Date.now();
-        if (now < entry.expiresOnTimestamp) {
-          if (now >= entry.refreshAfterTimestamp) this.#cache.refreshInBackground(entry, now);
-          return entry.promise;
-        }
-      }
-    }
-    return this.#getTokenSlow(scopes, options);
+    const entry =
+      key === undefined ? undefined : this.#cache.valid(this.#cache.get(tenantId, enableCae, key));
+    return entry !== undefined ? entry.promise : this.#getTokenSlow(scopes, options);
   }
 
   /**
@@ -270,17 +262,10 @@ export class ClientAssertionCredential implements TokenCredential {
     const enableCae = options.enableCae === true;
     const key: TokenKey = { tenantId, enableCae, scopes: list, scopesKey: scopesKey(list) };
     if (options.claims) {
-      buildClaims(options.claims, enableCae);
-      const claims = options.claims;
+      const claims = buildClaims(options.claims, enableCae);
       return this.#cache.acquireAlone(key, signal, (k, s) => this.#requestToken(k, claims, s));
     }
-    const entry = this.#cache.find(key);
-    const now = Date.now();
-    if (entry !== undefined && now < entry.expiresOnTimestamp) {
-      if (now >= entry.refreshAfterTimestamp) this.#cache.refreshInBackground(entry, now);
-      return entry.token;
-    }
-    return this.#cache.acquire(key, signal);
+    return this.#cache.valid(this.#cache.find(key))?.token ?? this.#cache.acquire(key, signal);
   }
 
   #closedError(): CredentialUnavailableError {
@@ -305,7 +290,6 @@ export class ClientAssertionCredential implements TokenCredential {
         scopes: key.scopes,
         assertion,
         claims,
-        enableCae: key.enableCae,
       });
       try {
         return await this.#send(request, key, signal, assertion);
@@ -370,11 +354,6 @@ export class ClientAssertionCredential implements TokenCredential {
     signal: AbortSignal,
     assertion: string,
   ): Promise<AccessToken> {
-    let claims: JwtClaims | undefined;
-    const assertionClaims = (): JwtClaims | undefined => {
-      claims ??= tryDecodeJwtPayload(assertion);
-      return claims;
-    };
     for (let attempt = 0; ; attempt++) {
       const started = Date.now();
       let status: number;
@@ -412,13 +391,6 @@ export class ClientAssertionCredential implements TokenCredential {
       if (status >= 200 && status < 300) {
         const now = Date.now();
         const response = parseTokenResponse(status, body);
-        if (response.expiresInSeconds <= 0) {
-          throw new AuthenticationError(
-            "The token endpoint answered with a token that has already expired (expires_in 0).",
-            "invalid_token_response",
-            { statusCode: status },
-          );
-        }
         return createAccessToken(
           response.accessToken,
           now + response.expiresInSeconds * 1000,
@@ -434,7 +406,7 @@ export class ClientAssertionCredential implements TokenCredential {
         await sleep(delay, signal);
         continue;
       }
-      const error = tokenErrorFromResponse(status, body, assertionClaims());
+      const error = tokenErrorFromResponse(status, body, tryDecodeJwtPayload(assertion));
       logger.warning(`token request tenant=${key.tenantId} failed: ${error.message}`);
       throw error;
     }

@@ -65,8 +65,20 @@ export class TokenCache {
     return this.#multiScope.get(keyOf(key));
   }
 
+  /**
+   * `entry` when its token is still valid (an expired token is never served), after starting a
+   * background refresh if one is due.
+   */
+  valid(entry: CacheEntry | undefined): CacheEntry | undefined {
+    if (entry === undefined) return undefined;
+    const now = Date.now();
+    if (now >= entry.expiresOnTimestamp) return undefined;
+    if (now >= entry.refreshAfterTimestamp) this.#refreshInBackground(entry, now);
+    return entry;
+  }
+
   /** Starts a background refresh of `entry` unless one runs or the last one failed recently. */
-  refreshInBackground(entry: CacheEntry, now: number): void {
+  #refreshInBackground(entry: CacheEntry, now: number): void {
     if (now < entry.nextRefreshAttemptAt) return;
     const flightKey = keyOf(entry.key);
     if (this.#flights.has(flightKey)) return;
@@ -90,15 +102,7 @@ export class TokenCache {
     signal: AbortSignal | undefined,
     acquire: AcquireToken,
   ): Promise<AccessToken> {
-    const controller = new AbortController();
-    const flight: Flight = {
-      promise: acquire(key, controller.signal)
-        .then((token) => this.#store(key, token))
-        .finally(() => this.#alone.delete(flight)),
-      controller,
-      waiters: 0,
-      detached: false,
-    };
+    const flight = this.#launch(key, acquire, false, () => this.#alone.delete(flight));
     this.#alone.add(flight);
     return wait(flight, signal);
   }
@@ -115,15 +119,20 @@ export class TokenCache {
   }
 
   #start(flightKey: string, key: TokenKey, detached: boolean): Flight {
-    const controller = new AbortController();
-    const promise = this.#acquire(key, controller.signal)
-      .then((token) => this.#store(key, token))
-      .finally(() => {
-        if (this.#flights.get(flightKey) === flight) this.#flights.delete(flightKey);
-      });
-    const flight: Flight = { promise, controller, waiters: 0, detached };
+    const flight = this.#launch(key, this.#acquire, detached, () => {
+      if (this.#flights.get(flightKey) === flight) this.#flights.delete(flightKey);
+    });
     this.#flights.set(flightKey, flight);
     return flight;
+  }
+
+  /** Runs `acquire`, caches its token, and calls `settled` when it ends either way. */
+  #launch(key: TokenKey, acquire: AcquireToken, detached: boolean, settled: () => void): Flight {
+    const controller = new AbortController();
+    const promise = acquire(key, controller.signal)
+      .then((token) => this.#store(key, token))
+      .finally(settled);
+    return { promise, controller, waiters: 0, detached };
   }
 
   #store(key: TokenKey, token: AccessToken): AccessToken {

@@ -17,8 +17,8 @@ export interface TokenRequestParameters {
   clientId: string;
   scopes: readonly string[];
   assertion: string;
+  /** The `claims` parameter as sent: see {@link buildClaims}. */
   claims?: string | undefined;
-  enableCae?: boolean | undefined;
 }
 
 /** The token endpoint of a tenant: `{authorityHost}/{tenantId}/oauth2/v2.0/token`. */
@@ -78,8 +78,7 @@ export function buildTokenRequest(parameters: TokenRequestParameters): TokenRequ
     client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
     client_assertion: parameters.assertion,
   });
-  const claims = buildClaims(parameters.claims, parameters.enableCae);
-  if (claims !== undefined) form.set("claims", claims);
+  if (parameters.claims !== undefined) form.set("claims", parameters.claims);
   return { url: parameters.tokenEndpoint, body: form.toString() };
 }
 

@@ -1,6 +1,11 @@
-import { AuthenticationError, type TokenErrorResponse } from "./errors.js";
+import {
+  AuthenticationError,
+  type AuthenticationErrorCode,
+  type TokenErrorResponse,
+} from "./errors.js";
 import { hintFor } from "./hints.js";
 import type { JwtClaims } from "./jwt.js";
+import { RETRYABLE_STATUSES } from "./retry.js";
 
 /** A successful token answer, parsed. */
 export interface TokenResponse {
@@ -62,6 +67,17 @@ function firstLine(text: string): string {
   return line.length > 400 ? `${line.slice(0, 400)}...` : line;
 }
 
+/** Throttling, timeouts and server failures are failures; anything else is Entra refusing. */
+function errorCode(status: number): AuthenticationErrorCode {
+  return status >= 500 || RETRYABLE_STATUSES.has(status)
+    ? "token_request_failed"
+    : "token_request_rejected";
+}
+
+function invalidResponse(status: number, message: string): AuthenticationError {
+  return new AuthenticationError(message, "invalid_token_response", { statusCode: status });
+}
+
 /**
  * Turns an error answer of the token endpoint into an {@link AuthenticationError} whose message
  * says what Entra refused and what to fix. `claims` are the decoded claims of the assertion
@@ -80,9 +96,7 @@ export function tokenErrorFromResponse(
   if (!errorResponse) {
     return new AuthenticationError(
       `The token endpoint answered ${status} with ${bodyKind(body)}: this is not an Entra ID answer; check the authority host and any proxy in between.`,
-      status >= 500 || status === 429 || status === 408
-        ? "token_request_failed"
-        : "token_request_rejected",
+      errorCode(status),
       { statusCode: status },
     );
   }
@@ -95,48 +109,44 @@ export function tokenErrorFromResponse(
   if (errorResponse.errorDescription)
     parts.push(`Entra said: ${firstLine(errorResponse.errorDescription)}`);
   if (errorResponse.correlationId) parts.push(`Correlation ID: ${errorResponse.correlationId}.`);
-  return new AuthenticationError(
-    parts.join(" "),
-    status >= 500 || status === 429 || status === 408
-      ? "token_request_failed"
-      : "token_request_rejected",
-    { statusCode: status, errorResponse },
-  );
+  return new AuthenticationError(parts.join(" "), errorCode(status), {
+    statusCode: status,
+    errorResponse,
+  });
 }
 
 /** Parses a successful answer tolerantly (numbers as strings) and strictly (a token is required). */
 export function parseTokenResponse(status: number, body: string): TokenResponse {
   const json = parseJson(body);
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new AuthenticationError(
+    throw invalidResponse(
+      status,
       `The token endpoint answered ${status} with ${bodyKind(body)} instead of a JSON token response.`,
-      "invalid_token_response",
-      { statusCode: status },
     );
   }
   const object = json as Record<string, unknown>;
   const accessToken = object.access_token;
   if (typeof accessToken !== "string" || accessToken.length === 0) {
-    throw new AuthenticationError(
-      `The token endpoint answered ${status} without an access_token.`,
-      "invalid_token_response",
-      { statusCode: status },
-    );
+    throw invalidResponse(status, `The token endpoint answered ${status} without an access_token.`);
   }
   const expiresInSeconds = toSeconds(object.expires_in);
   if (expiresInSeconds === undefined) {
-    throw new AuthenticationError(
+    throw invalidResponse(
+      status,
       `The token endpoint answered ${status} without a valid expires_in.`,
-      "invalid_token_response",
-      { statusCode: status },
+    );
+  }
+  if (expiresInSeconds <= 0) {
+    throw invalidResponse(
+      status,
+      "The token endpoint answered with a token that has already expired (expires_in 0).",
     );
   }
   const tokenType = typeof object.token_type === "string" ? object.token_type : "Bearer";
   if (tokenType.toLowerCase() !== "bearer") {
-    throw new AuthenticationError(
+    throw invalidResponse(
+      status,
       `The token endpoint answered with token_type "${tokenType}"; only Bearer tokens are supported.`,
-      "invalid_token_response",
-      { statusCode: status },
     );
   }
   return {
