@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { errorXml, memberList, memberStructures, resultXml, sendXml } from "./aws-query.js";
 import { listen, readBody, sendJson } from "./http.js";
-import { createSigningKey, jwks, nowSeconds, type SigningKey } from "./keys.js";
+import { createSigningKey, issuerDiscovery, jwks, nowSeconds, type SigningKey } from "./keys.js";
 import { verifySigV4 } from "./sigv4.js";
 import type { TlsAuthority } from "./tls.js";
 
@@ -418,13 +418,11 @@ export async function startAwsSts(options: AwsStsOptions): Promise<AwsSts> {
       return;
     }
     const issuer = issuerOf(state);
-    sendJson(response, 200, {
-      issuer,
-      jwks_uri: `${issuer}/.well-known/jwks.json`,
-      response_types_supported: ["id_token"],
-      subject_types_supported: ["public"],
-      id_token_signing_alg_values_supported: [...SIGNING_ALGORITHMS],
-    });
+    sendJson(
+      response,
+      200,
+      issuerDiscovery(issuer, `${issuer}/.well-known/jwks.json`, SIGNING_ALGORITHMS),
+    );
   };
 
   const handler = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {

@@ -17,6 +17,22 @@ export interface RegisteredCertificate {
 }
 
 /**
+ * The thumbprints of a DER certificate as assertion headers carry them: `x5t` (SHA-1) and
+ * `x5t#S256` (SHA-256), base64url.
+ *
+ * @example
+ * ```ts
+ * const { x5tS256 } = thumbprints(Buffer.from(certificate.rawData));
+ * ```
+ */
+export function thumbprints(der: Buffer): { x5t: string; x5tS256: string } {
+  return {
+    x5t: createHash("sha1").update(der).digest("base64url"),
+    x5tS256: createHash("sha256").update(der).digest("base64url"),
+  };
+}
+
+/**
  * Parses a PEM certificate into what the token endpoint needs to recognise assertions signed
  * with its key.
  *
@@ -29,11 +45,9 @@ export interface RegisteredCertificate {
 export function registerCertificate(pem: string): RegisteredCertificate {
   const certificate = new x509.X509Certificate(pem);
   const der = Buffer.from(certificate.rawData);
-  const sha1 = createHash("sha1").update(der).digest();
   return {
-    x5t: sha1.toString("base64url"),
-    x5tS256: createHash("sha256").update(der).digest("base64url"),
-    thumbprintHex: sha1.toString("hex").toUpperCase(),
+    ...thumbprints(der),
+    thumbprintHex: createHash("sha1").update(der).digest("hex").toUpperCase(),
     notAfter: certificate.notAfter,
     publicKey: createPublicKey({
       key: Buffer.from(certificate.publicKey.rawData),

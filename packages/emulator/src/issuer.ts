@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JWK, JWTPayload } from "jose";
 import { listen, newId, sendJson } from "./http.js";
-import { createSigningKey, jwks, nowSeconds, type SigningKey } from "./keys.js";
+import { createSigningKey, issuerDiscovery, jwks, nowSeconds, type SigningKey } from "./keys.js";
 
 /**
  * Configuration of {@link startIssuer}.
@@ -87,14 +87,13 @@ export async function startIssuer(config: IssuerConfig = {}): Promise<OidcIssuer
     const path = new URL(request.url ?? "/", "http://issuer").pathname;
     if (request.method === "GET" && path === "/.well-known/openid-configuration") {
       fetchCounts.discovery += 1;
-      sendJson(response, 200, {
-        issuer: base,
-        jwks_uri: `${base}/jwks`,
-        response_types_supported: ["id_token"],
-        subject_types_supported: ["public"],
-        id_token_signing_alg_values_supported: [algorithm],
-        claims_supported: ["sub", "aud", "exp", "iat", "iss", "jti", "nbf"],
-      });
+      sendJson(
+        response,
+        200,
+        issuerDiscovery(base, `${base}/jwks`, [algorithm], {
+          claims_supported: ["sub", "aud", "exp", "iat", "iss", "jti", "nbf"],
+        }),
+      );
       return;
     }
     if (request.method === "GET" && path === "/jwks") {

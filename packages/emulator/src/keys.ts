@@ -50,6 +50,31 @@ export function jwks(keys: readonly SigningKey[]): { keys: JWK[] } {
   return { keys: keys.map((key) => key.publicJwk) };
 }
 
+/**
+ * The discovery document of a workload token issuer (a cluster, an AWS account, a CI system):
+ * what Entra reads to find the keys that verify the issuer's tokens.
+ *
+ * @example
+ * ```ts
+ * sendJson(response, 200, issuerDiscovery(issuer, `${issuer}/jwks`, ["RS256"]));
+ * ```
+ */
+export function issuerDiscovery(
+  issuer: string,
+  jwksUri: string,
+  algorithms: readonly string[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    issuer,
+    jwks_uri: jwksUri,
+    response_types_supported: ["id_token"],
+    subject_types_supported: ["public"],
+    id_token_signing_alg_values_supported: [...algorithms],
+    ...extra,
+  };
+}
+
 /** Seconds since the epoch. */
 export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { listen, readBody, sendJson } from "./http.js";
-import { createSigningKey, jwks } from "./keys.js";
+import { createSigningKey, issuerDiscovery, jwks } from "./keys.js";
 import {
   badRequest,
   failed,
@@ -313,13 +313,8 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
       ? options.maxExpirationSeconds
       : requested;
 
-  const openidConfiguration = (): Record<string, unknown> => ({
-    issuer,
-    jwks_uri: jwksUri,
-    response_types_supported: ["id_token"],
-    subject_types_supported: ["public"],
-    id_token_signing_alg_values_supported: ["RS256"],
-  });
+  const openidConfiguration = (): Record<string, unknown> =>
+    issuerDiscovery(issuer, jwksUri, ["RS256"]);
 
   const handleTokenRequest = async (
     request: IncomingMessage,

@@ -1,6 +1,7 @@
-import { createHash, webcrypto } from "node:crypto";
+import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
-import { toPem } from "./tls.js";
+import { thumbprints } from "./certificate-assertion.js";
+import { RSA_SIGNING, toPem } from "./tls.js";
 
 /**
  * A certificate and its private key, as an app registration's key credential uses them.
@@ -33,13 +34,7 @@ export interface SelfSignedCertificate {
 export async function createSelfSignedCertificate(
   options: { commonName?: string; notBefore?: Date; notAfter?: Date } = {},
 ): Promise<SelfSignedCertificate> {
-  const algorithm = {
-    name: "RSASSA-PKCS1-v1_5",
-    hash: "SHA-256",
-    publicExponent: new Uint8Array([1, 0, 1]),
-    modulusLength: 2048,
-  };
-  const keys = (await webcrypto.subtle.generateKey(algorithm, true, [
+  const keys = (await webcrypto.subtle.generateKey(RSA_SIGNING, true, [
     "sign",
     "verify",
   ])) as webcrypto.CryptoKeyPair;
@@ -49,14 +44,12 @@ export async function createSelfSignedCertificate(
     notBefore: options.notBefore ?? new Date(Date.now() - 60_000),
     notAfter: options.notAfter ?? new Date(Date.now() + 365 * 24 * 3600_000),
     keys,
-    signingAlgorithm: algorithm,
+    signingAlgorithm: RSA_SIGNING,
     extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
   });
-  const der = Buffer.from(certificate.rawData);
   return {
     certificatePem: `${certificate.toString("pem")}\n`,
     privateKeyPem: toPem(await webcrypto.subtle.exportKey("pkcs8", keys.privateKey), "PRIVATE KEY"),
-    x5tS256: createHash("sha256").update(der).digest("base64url"),
-    x5t: createHash("sha1").update(der).digest("base64url"),
+    ...thumbprints(Buffer.from(certificate.rawData)),
   };
 }

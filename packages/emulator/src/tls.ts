@@ -25,12 +25,13 @@ export interface TlsAuthority {
   readonly serverKey: string;
 }
 
-const RSA = {
+/** RSA 2048 with SHA-256, for the certificates the emulator generates. */
+export const RSA_SIGNING: webcrypto.RsaHashedKeyGenParams = {
   name: "RSASSA-PKCS1-v1_5",
   hash: "SHA-256",
   publicExponent: new Uint8Array([1, 0, 1]),
   modulusLength: 2048,
-} as const;
+};
 
 /** DER bytes as a PEM block with `label` (`PRIVATE KEY`, `CERTIFICATE`). */
 export function toPem(der: ArrayBuffer, label: string): string {
@@ -55,14 +56,14 @@ export async function createTlsAuthority(
 ): Promise<TlsAuthority> {
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(Date.now() + 24 * 3600_000);
-  const caKeys = await webcrypto.subtle.generateKey(RSA, true, ["sign", "verify"]);
+  const caKeys = await webcrypto.subtle.generateKey(RSA_SIGNING, true, ["sign", "verify"]);
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: "01",
     name: `CN=${commonName}`,
     notBefore,
     notAfter,
     keys: caKeys as CryptoKeyPair,
-    signingAlgorithm: RSA,
+    signingAlgorithm: RSA_SIGNING,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(
@@ -72,7 +73,7 @@ export async function createTlsAuthority(
       await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey as CryptoKey),
     ],
   });
-  const serverKeys = await webcrypto.subtle.generateKey(RSA, true, ["sign", "verify"]);
+  const serverKeys = await webcrypto.subtle.generateKey(RSA_SIGNING, true, ["sign", "verify"]);
   const server = await x509.X509CertificateGenerator.create({
     serialNumber: "02",
     subject: "CN=localhost",
@@ -81,7 +82,7 @@ export async function createTlsAuthority(
     notAfter,
     publicKey: serverKeys.publicKey as CryptoKey,
     signingKey: caKeys.privateKey as CryptoKey,
-    signingAlgorithm: RSA,
+    signingAlgorithm: RSA_SIGNING,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(
