@@ -1,6 +1,10 @@
+import { readFileSync } from "node:fs";
 import { defineProject } from "vitest/config";
 
+const { version } = JSON.parse(readFileSync(new URL("package.json", import.meta.url), "utf8"));
+
 export default defineProject({
+  define: { __PACKAGE_VERSION__: JSON.stringify(version) },
   test: {
     name: "core",
     include: ["test/**/*.test.ts"],

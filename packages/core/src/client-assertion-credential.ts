@@ -30,39 +30,9 @@ import {
   tokenEndpointFor,
 } from "./token-request.js";
 import { parseTokenResponse, tokenErrorFromResponse } from "./token-response.js";
+import type { ClientAssertionCredentialOptions } from "./options.js";
 
-/**
- * Options of {@link ClientAssertionCredential}; the same names as `@azure/identity`'s where
- * they exist there.
- *
- * @example
- * ```ts
- * import type { ClientAssertionCredentialOptions } from "@fedcred/core";
- *
- * const options: ClientAssertionCredentialOptions = {
- *   authorityHost: "https://login.microsoftonline.us",
- *   additionallyAllowedTenants: ["*"],
- *   retryOptions: { maxRetries: 5 },
- *   requestTimeoutInMs: 10_000,
- * };
- * ```
- */
-export interface ClientAssertionCredentialOptions {
-  /**
-   * The Entra ID authority host. Default: `AZURE_AUTHORITY_HOST`, else
-   * `https://login.microsoftonline.com`. A bare host gets `https://`; plain `http` is
-   * accepted only for loopback hosts (local emulators).
-   */
-  authorityHost?: string;
-  /** Tenants a `getToken` call may name besides the configured one; `"*"` allows any. */
-  additionallyAllowedTenants?: string[];
-  /** Retries of throttled (429), failed (5xx), timed-out (408) and unanswered requests. */
-  retryOptions?: RetryOptions;
-  /** A `fetch` implementation, for proxies and tests. Default: the global `fetch`. */
-  fetch?: FetchLike;
-  /** How long one attempt of a token request may take. Default 30 000 ms. */
-  requestTimeoutInMs?: number;
-}
+export type { ClientAssertionCredentialOptions };
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const EXPIRED_ASSERTION = 700024;

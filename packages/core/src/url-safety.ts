@@ -1,0 +1,34 @@
+import { CredentialUnavailableError } from "./errors.js";
+
+const IPV4_LOOPBACK = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/**
+ * Whether `hostname` (as `URL.hostname` gives it) is a literal loopback host: `localhost`,
+ * an address in `127.0.0.0/8`, or `[::1]`. Names such as `anything.localhost` need DNS and are
+ * not loopback here.
+ */
+export function isLoopbackHostname(hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  if (host === "localhost" || host === "[::1]" || host === "::1") return true;
+  const match = IPV4_LOOPBACK.exec(host);
+  return match !== null && match.slice(1).every((octet) => Number(octet) <= 255);
+}
+
+const SEGMENT = /^[0-9A-Za-z_~-]+(?:\.[0-9A-Za-z_~-]+)*$/;
+
+/**
+ * Throws a `CredentialUnavailableError` naming `source` unless `value` is one URL path segment
+ * that cannot change the path it is put in: letters, digits, `-`, `_`, `~` and single dots
+ * between them (no `.` or `..` segment, no empty label, no `/`, `%`, `?` or `#`).
+ */
+export function checkPathSegment(value: unknown, source: string): asserts value is string {
+  if (typeof value !== "string" || value.length === 0) {
+    throw new CredentialUnavailableError(`${source} is required.`, "missing_configuration");
+  }
+  if (!SEGMENT.test(value)) {
+    throw new CredentialUnavailableError(
+      `${source} is not valid: ${JSON.stringify(value)}. It is put in a URL path, so it may hold only letters, digits, "-", "_", "~" and single dots between them.`,
+      "invalid_configuration",
+    );
+  }
+}
