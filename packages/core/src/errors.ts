@@ -32,6 +32,9 @@ export type AuthenticationErrorCode =
   | "token_request_rejected"
   | "token_request_failed"
   | "invalid_token_response"
+  | "redirect_refused"
+  | "tls_error"
+  | "throttled"
   | "assertion_failed"
   | "invalid_assertion";
 
@@ -58,6 +61,25 @@ export interface TokenErrorResponse {
   traceId?: string;
   timestamp?: string;
   errorUri?: string;
+}
+
+/**
+ * What an {@link AuthenticationError} carries besides its message and code.
+ *
+ * @example
+ * ```ts
+ * import { AuthenticationError, type AuthenticationErrorDetails } from "@fedcred/core";
+ *
+ * const details: AuthenticationErrorDetails = { statusCode: 503, clientRequestId: "6f1c..." };
+ * throw new AuthenticationError("The token endpoint is unavailable.", "token_request_failed", details);
+ * ```
+ */
+export interface AuthenticationErrorDetails {
+  statusCode?: number | undefined;
+  errorResponse?: TokenErrorResponse | undefined;
+  clientRequestId?: string | undefined;
+  retryAfterInMs?: number | undefined;
+  cause?: unknown;
 }
 
 const MARKER = Symbol.for("fedcred.error");
@@ -157,16 +179,28 @@ export class AuthenticationError extends FedcredError {
   readonly statusCode: number | undefined;
   /** The parsed error body of the token endpoint, when it sent one. */
   readonly errorResponse: TokenErrorResponse | undefined;
+  /**
+   * The `client-request-id` header of the request that failed (Entra answers it as the
+   * correlation id): quote it to Microsoft support.
+   */
+  readonly clientRequestId: string | undefined;
+  /**
+   * For `throttled`: milliseconds until requests for this token are sent again. Also set on a
+   * failure that started such a pause.
+   */
+  readonly retryAfterInMs: number | undefined;
 
   constructor(
     message: string,
     code: AuthenticationErrorCode,
-    details: { statusCode?: number; errorResponse?: TokenErrorResponse; cause?: unknown } = {},
+    details: AuthenticationErrorDetails = {},
   ) {
     super(message, code, details);
     this.name = "AuthenticationError";
     this.statusCode = details.statusCode;
     this.errorResponse = details.errorResponse;
+    this.clientRequestId = details.clientRequestId;
+    this.retryAfterInMs = details.retryAfterInMs;
   }
 
   /** `true` for an {@link AuthenticationError}, also across duplicated installs. */
@@ -175,7 +209,13 @@ export class AuthenticationError extends FedcredError {
   }
 
   override toJSON(): Record<string, unknown> {
-    return { ...super.toJSON(), statusCode: this.statusCode, errorResponse: this.errorResponse };
+    return {
+      ...super.toJSON(),
+      statusCode: this.statusCode,
+      errorResponse: this.errorResponse,
+      clientRequestId: this.clientRequestId,
+      retryAfterInMs: this.retryAfterInMs,
+    };
   }
 }
 

@@ -8,6 +8,7 @@ export {
 export {
   AuthenticationError,
   type AuthenticationErrorCode,
+  type AuthenticationErrorDetails,
   type CredentialUnavailableCode,
   CredentialUnavailableError,
   FedcredError,
