@@ -16,6 +16,16 @@ export {
 } from "./errors.js";
 export { decodeJwtPayload, type JwtClaims } from "./jwt.js";
 export { type MemoizeAssertionOptions, memoizeAssertion } from "./memo.js";
+export type {
+  HttpClientLike,
+  HttpHeadersLike,
+  LoggingOptions,
+  PipelineRequestLike,
+  PipelineResponseLike,
+  ProxySettings,
+  TlsSettings,
+  UserAgentOptions,
+} from "./options.js";
 export type { RetryOptions } from "./retry.js";
 export { AZURE_IDENTITY_DISABLE_MULTITENANTAUTH } from "./tenant.js";
 export type { FetchLike } from "./token-request.js";
