@@ -36,6 +36,11 @@ beforeAll(async () => {
         "@fedcred/core": tarball("core"),
         "@fedcred/file": tarball("file"),
         "@fedcred/emulator": tarball("emulator"),
+        // What a user moving from @azure/identity already has: its options type, and the
+        // default HttpClient and a logger to put in the option bag.
+        "@azure/identity": "4.14.1",
+        "@azure/core-rest-pipeline": "1.25.1",
+        "@azure/logger": "^1.3.0",
       },
       overrides: { "@fedcred/core": tarball("core") },
     }),
@@ -118,6 +123,72 @@ describe("the packed tarballs in a fresh project", () => {
       { cwd: project },
     ).catch((error: { stdout: string }) => error);
     expect(result.stdout).toBe("");
+  });
+});
+
+describe("@azure/identity's ClientAssertionCredentialOptions in the packed core", () => {
+  const tsc = join(root, "node_modules", ".bin", "tsc");
+  const nodeNext = [
+    "--strict",
+    "--module",
+    "nodenext",
+    "--moduleResolution",
+    "nodenext",
+    "--types",
+    "node",
+    "--typeRoots",
+    join(root, "node_modules", "@types"),
+  ];
+  const warningOf = /^azure:fedcred:warning (options\.[\w.]+) has no effect: /;
+
+  it("type-check: every option and nested field of @azure/identity's is accepted", async () => {
+    const args = ["--noEmit", "--noErrorTruncation", ...nodeNext, "use-identity-options.mts"];
+    const result = await run(tsc, args, {
+      cwd: project,
+    }).catch((error: { stdout: string }) => error);
+    expect(result.stdout).toBe("");
+  });
+
+  it("run: the whole option bag gets a token, with one warning per ignored option", async () => {
+    await run(tsc, [...nodeNext, "--target", "es2022", "identity-options.mts"], { cwd: project });
+    const { stdout, stderr } = await run("node", ["use-identity-options.mjs"], {
+      cwd: project,
+      env: { ...process.env, AZURE_LOG_LEVEL: "warning" },
+    });
+    const result = JSON.parse(stdout);
+    expect(result.tokens).toEqual(["token-1", "token-1", "token-2"]);
+    expect(result.paths).toEqual([
+      "/tenant-identity/oauth2/v2.0/token",
+      "/tenant-identity/oauth2/v2.0/token",
+    ]);
+    // httpClient is honoured: both token requests went through it, with the user agent prefix.
+    expect(result.sent).toHaveLength(2);
+    for (const request of result.sent) {
+      expect(request.url).toMatch(
+        /^http:\/\/127\.0\.0\.1:\d+\/tenant-identity\/oauth2\/v2\.0\/token$/,
+      );
+      expect(request.userAgent).toMatch(/^fresh-user-project\/1\.0 /);
+    }
+    const warned = stderr
+      .split("\n")
+      .map((line) => warningOf.exec(line)?.[1])
+      .filter((option) => option !== undefined)
+      .sort();
+    expect(warned).toEqual(
+      [
+        "options.additionalPolicies",
+        "options.agent",
+        "options.allowInsecureConnection",
+        "options.loggingOptions.additionalAllowedHeaderNames",
+        "options.loggingOptions.additionalAllowedQueryParameters",
+        "options.loggingOptions.enableUnsafeSupportLogging",
+        "options.loggingOptions.logger",
+        "options.redirectOptions",
+        "options.telemetryOptions",
+        "options.tokenCachePersistenceOptions",
+      ].sort(),
+    );
+    expect(stderr).not.toContain("proxy-password");
   });
 });
 
