@@ -1,0 +1,100 @@
+import type { Readable } from "node:stream";
+import type { ProxyAgent } from "undici";
+import type { ProxyRoute } from "./proxy.js";
+import { readEncodedBody } from "./transport-body.js";
+import {
+  isRedirect,
+  type OutgoingRequest,
+  type ReceivedResponse,
+  recordHeaders,
+} from "./transport-node.js";
+import type { TlsContexts } from "./transport-tls.js";
+
+// undici takes about 100 ms to import: only requests that go through a proxy load it.
+let undiciModule: Promise<typeof import("undici")> | undefined;
+
+const MAX_AGENTS = 8;
+
+/**
+ * Requests through a proxy: undici's `ProxyAgent` opens a CONNECT tunnel to the destination and
+ * speaks TLS through it with the same CA and client certificate rules as direct connections.
+ * One agent (a keep-alive pool) per proxy and TLS setting.
+ */
+export class TunnelConnections {
+  readonly #tls: TlsContexts;
+  readonly #agents = new Map<string, ProxyAgent>();
+
+  constructor(tls: TlsContexts) {
+    this.#tls = tls;
+  }
+
+  async send(request: OutgoingRequest, route: ProxyRoute): Promise<ReceivedResponse> {
+    const agent = await this.#agentFor(route, request);
+    request.signal.throwIfAborted();
+    const { url } = request;
+    let answer: Awaited<ReturnType<ProxyAgent["request"]>>;
+    try {
+      answer = await agent.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+        signal: request.signal,
+      });
+    } catch (error) {
+      throw request.failure(error);
+    }
+    const body = answer.body as unknown as Readable;
+    const headers = recordHeaders(answer.headers);
+    if (isRedirect(answer.statusCode)) {
+      body.destroy();
+      throw request.redirect(answer.statusCode, headers.get("location"));
+    }
+    try {
+      const text = await readEncodedBody(body, headers.get("content-encoding"), request.limit);
+      return { status: answer.statusCode, headers, body: text };
+    } catch (error) {
+      body.destroy();
+      throw request.failure(error);
+    }
+  }
+
+  async #agentFor(route: ProxyRoute, request: OutgoingRequest): Promise<ProxyAgent> {
+    undiciModule ??= import("undici");
+    const [{ ProxyAgent }, destination, base] = await Promise.all([
+      undiciModule,
+      this.#tls.choose(request.tls),
+      this.#tls.choose(undefined),
+    ]);
+    const servername = request.tls?.servername;
+    const authorization = route.authorization();
+    // No await from here on: concurrent first requests share one agent.
+    const key = JSON.stringify([route.uri, destination.key, servername]);
+    const existing = this.#agents.get(key);
+    if (existing !== undefined) return existing;
+    const requestTls = {
+      ...(destination.secureContext ? { secureContext: destination.secureContext } : {}),
+      ...(servername ? { servername } : {}),
+    };
+    const agent = new ProxyAgent({
+      uri: route.uri,
+      ...(authorization ? { token: authorization } : {}),
+      ...(Object.keys(requestTls).length > 0 ? { requestTls } : {}),
+      ...(base.secureContext ? { proxyTls: { secureContext: base.secureContext } } : {}),
+    });
+    if (this.#agents.size >= MAX_AGENTS) {
+      const [oldestKey, oldest] = [...this.#agents][0] ?? [];
+      if (oldestKey !== undefined) this.#agents.delete(oldestKey);
+      oldest?.destroy().catch(() => {});
+    }
+    this.#agents.set(key, agent);
+    return agent;
+  }
+
+  /** Destroys every tunnel, pooled or in use. */
+  close(): void {
+    for (const agent of this.#agents.values()) agent.destroy().catch(() => {});
+    this.#agents.clear();
+  }
+}
