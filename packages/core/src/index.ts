@@ -2,6 +2,10 @@ export type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-
 export type { AssertionContext, AssertionFunc } from "./assertion.js";
 export { AZURE_AUTHORITY_HOST, AzureAuthorityHosts } from "./authority.js";
 export {
+  type GetBearerTokenProviderOptions,
+  getBearerTokenProvider,
+} from "./bearer-token-provider.js";
+export {
   ClientAssertionCredential,
   type ClientAssertionCredentialOptions,
 } from "./client-assertion-credential.js";
