@@ -10,36 +10,47 @@ function printable(this: AccessToken): Record<string, unknown> {
   };
 }
 
+const hidden = { enumerable: false, writable: true, configurable: true } as const;
+
 /**
- * An `AccessToken` whose `token` reads as usual but is not enumerable, so `JSON.stringify`,
- * `util.inspect` and loggers that print the object never show it.
+ * An `AccessToken` as a plain object, like `@azure/identity`'s: `token` is an ordinary
+ * enumerable property, so `{ ...token }`, `structuredClone` and `Object.assign` keep it. Only
+ * `JSON.stringify` and `util.inspect` show `[redacted]` instead, through a non-enumerable
+ * `toJSON` and inspect hook that copies leave behind.
  */
 export function createAccessToken(
   token: string,
   expiresOnTimestamp: number,
   refreshAfterTimestamp: number,
 ): AccessToken {
-  const accessToken = { expiresOnTimestamp, refreshAfterTimestamp, tokenType: "Bearer" as const };
-  Object.defineProperty(accessToken, "token", { value: token, enumerable: false });
-  Object.defineProperty(accessToken, inspect.custom, { value: printable, enumerable: false });
-  return accessToken as AccessToken;
+  const accessToken = {
+    token,
+    expiresOnTimestamp,
+    refreshAfterTimestamp,
+    tokenType: "Bearer" as const,
+  };
+  Object.defineProperty(accessToken, "toJSON", { ...hidden, value: printable });
+  Object.defineProperty(accessToken, inspect.custom, { ...hidden, value: printable });
+  return accessToken;
+}
+
+/** How long before its expiry a cached token stops being served: 30 s, or a tenth of a shorter lifetime. */
+export function safetyMargin(lifetimeInMs: number): number {
+  return Math.min(30_000, lifetimeInMs / 10);
 }
 
 /**
- * When a token should be refreshed: at `refresh_in` when Entra sends it; otherwise half way for
- * tokens of two hours or more, and five minutes before expiry (never before half way) for
- * shorter ones.
+ * When a token should be refreshed, in ms after it was requested: at `refresh_in` when Entra
+ * sends one between 0 and the lifetime; otherwise half way for tokens of two hours or more,
+ * and five minutes before expiry (never before half way) for shorter ones. Never later than
+ * the token stops being served.
  */
-export function refreshAfter(
-  now: number,
-  expiresInSeconds: number,
-  refreshInSeconds?: number,
-): number {
-  const lifetime = expiresInSeconds * 1000;
-  if (refreshInSeconds !== undefined && refreshInSeconds * 1000 < lifetime) {
-    return now + refreshInSeconds * 1000;
+export function refreshDelay(lifetimeInMs: number, refreshInMs: number | undefined): number {
+  const servedFor = lifetimeInMs - safetyMargin(lifetimeInMs);
+  if (refreshInMs !== undefined && refreshInMs > 0 && refreshInMs < lifetimeInMs) {
+    return Math.min(refreshInMs, servedFor);
   }
-  const half = now + lifetime / 2;
-  if (lifetime >= 2 * 3600_000) return half;
-  return Math.max(half, now + lifetime - 5 * 60_000);
+  const half = lifetimeInMs / 2;
+  if (lifetimeInMs >= 2 * 3600_000) return half;
+  return Math.min(Math.max(half, lifetimeInMs - 5 * 60_000), servedFor);
 }

@@ -1,4 +1,6 @@
 import { CredentialUnavailableError } from "./errors.js";
+import { sameTenant } from "./tenant.js";
+import { isLoopbackHostname } from "./url-safety.js";
 
 /**
  * The authority hosts of the Azure clouds.
@@ -33,43 +35,50 @@ export const AzureAuthorityHosts = {
  */
 export const AZURE_AUTHORITY_HOST = "AZURE_AUTHORITY_HOST";
 
-function isLoopback(hostname: string): boolean {
-  return (
-    hostname === "localhost" ||
-    hostname === "[::1]" ||
-    /^127(\.\d{1,3}){3}$/.test(hostname) ||
-    hostname.endsWith(".localhost")
-  );
+const EXPECTED_FORM = `such as ${AzureAuthorityHosts.AzurePublicCloud} (a gateway may add a path prefix)`;
+
+function invalidAuthority(message: string): CredentialUnavailableError {
+  return new CredentialUnavailableError(message, "invalid_configuration");
 }
 
 /**
  * Normalises an authority host: a bare host gets `https://`, trailing slashes go, `https` is
- * required except for loopback hosts (local emulators). Throws a `CredentialUnavailableError`
- * naming `source` when the value cannot be an authority host.
+ * required except for literal loopback hosts (local emulators). A last path segment that is the
+ * tenant id (people set `AZURE_AUTHORITY_HOST` to host + tenant) is dropped, so the tenant is
+ * not doubled; any other path is kept as a prefix (gateways). A token-endpoint URL, or one with
+ * a query, fragment or user info, throws a `CredentialUnavailableError` naming `source`.
  */
-export function normalizeAuthorityHost(value: string, source: string): string {
+export function normalizeAuthorityHost(value: string, source: string, tenantId: string): string {
   const trimmed = value.trim();
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
   let url: URL;
   try {
     url = new URL(withScheme);
   } catch {
-    throw new CredentialUnavailableError(
-      `${source} is not a valid authority host URL: "${value}". Use a host such as ${AzureAuthorityHosts.AzurePublicCloud}.`,
-      "invalid_configuration",
+    throw invalidAuthority(
+      `${source} is not a valid authority host URL: ${JSON.stringify(value)}. Use a host ${EXPECTED_FORM}.`,
     );
   }
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopback(url.hostname))) {
-    throw new CredentialUnavailableError(
-      `${source} must use https: "${value}". Plain http is accepted only for loopback hosts (local emulators).`,
-      "invalid_configuration",
+  if (
+    url.protocol !== "https:" &&
+    !(url.protocol === "http:" && isLoopbackHostname(url.hostname))
+  ) {
+    throw invalidAuthority(
+      `${source} must use https: ${JSON.stringify(url.origin)}. Plain http is accepted only for loopback hosts (localhost, 127.0.0.0/8, [::1]) such as local emulators.`,
     );
   }
-  if (url.search || url.hash || url.username || url.password) {
-    throw new CredentialUnavailableError(
-      `${source} must be a plain authority host without query, fragment or credentials: "${url.origin}".`,
-      "invalid_configuration",
+  if (url.search || url.hash || url.username || url.password || /[?#]$/.test(trimmed)) {
+    throw invalidAuthority(
+      `${source} must be a plain authority host without query, fragment or user info: ${JSON.stringify(`${url.origin}${url.pathname}`)}. Use a host ${EXPECTED_FORM}.`,
     );
   }
-  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+  const segments = url.pathname.split("/").filter((segment) => segment !== "");
+  if (segments.some((segment) => /^oauth2$/i.test(segment))) {
+    throw invalidAuthority(
+      `${source} is a token endpoint URL (${JSON.stringify(`${url.origin}${url.pathname}`)}); give the authority host only, ${EXPECTED_FORM}: fedcred adds /{tenantId}/oauth2/v2.0/token.`,
+    );
+  }
+  const last = segments.at(-1);
+  if (last !== undefined && sameTenant(last, tenantId)) segments.pop();
+  return `${url.origin}${segments.map((segment) => `/${segment}`).join("")}`;
 }

@@ -1,5 +1,6 @@
+import { randomUUID } from "node:crypto";
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
-import { createAccessToken, refreshAfter } from "./access-token.js";
+import { createAccessToken, refreshDelay, safetyMargin } from "./access-token.js";
 import type { AssertionContext, AssertionFunc } from "./assertion.js";
 import { AZURE_AUTHORITY_HOST, AzureAuthorityHosts, normalizeAuthorityHost } from "./authority.js";
 import {
@@ -11,55 +12,91 @@ import {
 } from "./errors.js";
 import { tryDecodeJwtPayload } from "./jwt.js";
 import { logger } from "./logger.js";
+import { type ClientAssertionCredentialOptions, ignoredOptionWarnings } from "./options.js";
 import {
   backoffDelay,
+  MAX_RETRY_AFTER_MS,
+  MAX_TIMER_DELAY_MS,
   parseRetryAfter,
   RETRYABLE_STATUSES,
-  type RetryOptions,
   sleep,
 } from "./retry.js";
 import { checkScopes, scopesKey } from "./scopes.js";
+import { createScrubber } from "./scrub.js";
 import { checkTenantId, resolveTenant } from "./tenant.js";
-import { TokenCache, type TokenKey } from "./token-cache.js";
 import {
-  buildClaims,
-  buildTokenRequest,
-  type FetchLike,
-  sendTokenRequest,
-  type TokenRequest,
-  tokenEndpointFor,
-} from "./token-request.js";
+  type AcquireContext,
+  type AcquiredToken,
+  DEFAULT_MAX_CACHE_ENTRIES,
+  TokenCache,
+  type TokenKey,
+} from "./token-cache.js";
+import { buildClaims, buildTokenRequest, tokenEndpointFor } from "./token-request.js";
 import { parseTokenResponse, tokenErrorFromResponse } from "./token-response.js";
-import type { ClientAssertionCredentialOptions } from "./options.js";
+import { withTokenSpan } from "./tracing.js";
+import { createTransport, isRetryableTransportError, type Transport } from "./transport.js";
+import { VERSION } from "./version.js";
 
 export type { ClientAssertionCredentialOptions };
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const EXPIRED_ASSERTION = 700024;
+/** The cap on a token answer's decoded body. */
+export const MAX_TOKEN_RESPONSE_BYTES: number = 1024 * 1024;
+/** How long a key cools down after a transient failure when the server named no `Retry-After`. */
+export const DEFAULT_COOL_DOWN_MS: number = 5_000;
 
 function describeValue(value: unknown): string {
+  if (value === undefined) return "nothing (undefined)";
   if (value === null) return "null";
   if (typeof value === "string") return value.trim() === "" ? "an empty string" : "a string";
+  if (Array.isArray(value)) return "an array";
   return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
-function nonNegativeNumber(value: unknown, name: string, fallback: number): number {
+function invalidOption(message: string): CredentialUnavailableError {
+  return new CredentialUnavailableError(message, "invalid_configuration");
+}
+
+/** A duration option in ms: a finite number from `min` to 2^31 - 1 (Node's longest timer). */
+function duration(value: unknown, name: string, fallback: number, min: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new CredentialUnavailableError(
-      `${name} must be a non-negative number, got ${describeValue(value)}.`,
-      "invalid_configuration",
+  if (
+    typeof value !== "number" ||
+    !Number.isFinite(value) ||
+    value < min ||
+    value > MAX_TIMER_DELAY_MS ||
+    (min > 0 && value === 0)
+  ) {
+    throw invalidOption(
+      `${name} must be a number of milliseconds ${min > 0 ? "above 0" : "from 0"} up to 2147483647, got ${typeof value === "number" ? value : describeValue(value)}.`,
+    );
+  }
+  return value;
+}
+
+function retryCount(value: unknown, name: string): number {
+  if (value === undefined) return 3;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 100) {
+    throw invalidOption(
+      `${name} must be a whole number from 0 to 100, got ${typeof value === "number" ? value : describeValue(value)}.`,
     );
   }
   return value;
 }
 
 function toAbortSignal(signal: GetTokenOptions["abortSignal"]): AbortSignal | undefined {
-  if (signal === undefined || signal instanceof AbortSignal) return signal;
+  if (signal === undefined || signal === null || signal instanceof AbortSignal) {
+    return signal ?? undefined;
+  }
   const controller = new AbortController();
   if (signal.aborted) controller.abort();
   else signal.addEventListener("abort", () => controller.abort());
   return controller.signal;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
 /**
@@ -82,6 +119,8 @@ function toAbortSignal(signal: GetTokenOptions["abortSignal"]): AbortSignal | un
  */
 export class ClientAssertionCredential implements TokenCredential {
   readonly #tenantId: string;
+  /** The configured tenant in lower case: the cache key of the hot path. */
+  readonly #tenantKey: string;
   readonly #clientId: string;
   readonly #getAssertion: AssertionFunc;
   readonly #authorityHost: string;
@@ -90,15 +129,19 @@ export class ClientAssertionCredential implements TokenCredential {
   readonly #retryDelayInMs: number;
   readonly #maxRetryDelayInMs: number;
   readonly #timeoutInMs: number;
-  readonly #fetch: FetchLike;
+  readonly #userAgent: string;
+  readonly #logAccountIdentifiers: boolean;
+  readonly #transport: Transport;
   readonly #cache: TokenCache;
   #closed = false;
 
   /**
-   * @param tenantId - The directory (tenant) id of the application.
+   * @param tenantId - The directory (tenant) id of the application: a GUID or a domain.
    * @param clientId - The application (client) id.
    * @param getAssertion - Returns the client assertion (a JWT); see {@link AssertionFunc}.
-   * @param options - Authority host, allowed tenants, retries, fetch and timeout.
+   * @param options - Every option of `@azure/identity`'s; see {@link ClientAssertionCredentialOptions}.
+   * @throws {@link CredentialUnavailableError} (`missing_configuration`, `invalid_configuration`)
+   *   naming the parameter or option that is wrong.
    */
   constructor(
     tenantId: string,
@@ -109,103 +152,144 @@ export class ClientAssertionCredential implements TokenCredential {
     checkTenantId(tenantId, "tenantId");
     if (typeof clientId !== "string" || clientId.trim() === "") {
       throw new CredentialUnavailableError(
-        "clientId is required: pass the application (client) id of the app registration.",
+        `clientId is required: pass the application (client) id of the app registration, got ${describeValue(clientId)}.`,
         "missing_configuration",
       );
     }
-    if (typeof getAssertion !== "function") {
-      throw new CredentialUnavailableError(
-        `getAssertion must be a function that returns the client assertion (a JWT), got ${describeValue(getAssertion)}.`,
-        "invalid_configuration",
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+    if (/[\s\u0000-\u001f\u007f]/.test(clientId)) {
+      throw invalidOption(
+        `clientId holds whitespace or control characters: ${JSON.stringify(clientId)}. Pass the application (client) id exactly, a GUID such as 11111111-2222-3333-4444-555555555555.`,
       );
     }
+    if (typeof getAssertion !== "function") {
+      throw invalidOption(
+        `getAssertion must be a function that returns the client assertion (a JWT), got ${describeValue(getAssertion)}.`,
+      );
+    }
+    options ??= {};
     this.#tenantId = tenantId;
+    this.#tenantKey = tenantId.toLowerCase();
     this.#clientId = clientId;
     this.#getAssertion = getAssertion;
     const configuredHost = options.authorityHost ?? process.env[AZURE_AUTHORITY_HOST];
     this.#authorityHost = normalizeAuthorityHost(
       configuredHost || AzureAuthorityHosts.AzurePublicCloud,
       options.authorityHost !== undefined ? "options.authorityHost" : AZURE_AUTHORITY_HOST,
+      tenantId,
     );
     const allowed = options.additionallyAllowedTenants ?? [];
     if (!Array.isArray(allowed)) {
-      throw new CredentialUnavailableError(
+      throw invalidOption(
         'options.additionallyAllowedTenants must be an array of tenant ids (or ["*"]).',
-        "invalid_configuration",
       );
     }
     for (const tenant of allowed) {
       if (tenant !== "*") checkTenantId(tenant, "options.additionallyAllowedTenants");
     }
-    this.#allowedTenants = new Set(allowed);
+    this.#allowedTenants = new Set(allowed.map((tenant) => tenant.toLowerCase()));
     const retry = options.retryOptions ?? {};
-    this.#maxRetries = nonNegativeNumber(retry.maxRetries, "options.retryOptions.maxRetries", 3);
-    this.#retryDelayInMs = nonNegativeNumber(
+    this.#maxRetries = retryCount(retry.maxRetries, "options.retryOptions.maxRetries");
+    this.#retryDelayInMs = duration(
       retry.retryDelayInMs,
       "options.retryOptions.retryDelayInMs",
       800,
+      0,
     );
-    this.#maxRetryDelayInMs = nonNegativeNumber(
+    this.#maxRetryDelayInMs = duration(
       retry.maxRetryDelayInMs,
       "options.retryOptions.maxRetryDelayInMs",
       60_000,
+      0,
     );
-    this.#timeoutInMs = nonNegativeNumber(
+    this.#timeoutInMs = duration(
       options.requestTimeoutInMs,
       "options.requestTimeoutInMs",
       DEFAULT_TIMEOUT_MS,
+      1,
     );
-    if (options.fetch !== undefined && typeof options.fetch !== "function") {
-      throw new CredentialUnavailableError(
-        "options.fetch must be a fetch function.",
-        "invalid_configuration",
+    const maxEntries = options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES;
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+      throw invalidOption(
+        `options.maxCacheEntries must be a whole number of at least 1, got ${typeof maxEntries === "number" ? maxEntries : describeValue(maxEntries)}.`,
       );
     }
-    this.#fetch = options.fetch ?? (globalThis.fetch as unknown as FetchLike);
+    if (options.fetch !== undefined && typeof options.fetch !== "function") {
+      throw invalidOption("options.fetch must be a fetch function.");
+    }
+    if (options.httpClient !== undefined && typeof options.httpClient?.sendRequest !== "function") {
+      throw invalidOption(
+        "options.httpClient must be an HttpClient of @azure/core-rest-pipeline (an object with sendRequest).",
+      );
+    }
+    const prefix = options.userAgentOptions?.userAgentPrefix;
+    this.#userAgent = `${prefix ? `${prefix} ` : ""}fedcred-core/${VERSION} Node/${process.versions.node}`;
+    this.#logAccountIdentifiers = options.loggingOptions?.allowLoggingAccountIdentifiers === true;
+    this.#transport = createTransport({
+      proxyOptions: options.proxyOptions,
+      tlsOptions: options.tlsOptions,
+      fetch: options.fetch,
+      httpClient: options.httpClient,
+    });
+    for (const warning of ignoredOptionWarnings(options)) logger.warning(warning);
     this.#cache = new TokenCache(
-      (key, signal) => this.#requestToken(key, buildClaims(undefined, key.enableCae), signal),
+      (key, context) =>
+        this.#requestToken(key, buildClaims(undefined, key.enableCae), context, undefined),
       (key, error) =>
         logger.warning(
           `background refresh failed tenant=${key.tenantId} scopes=${key.scopesKey}: ${error instanceof Error ? error.message : String(error)}; the cached token stays in use`,
         ),
+      maxEntries,
     );
   }
 
   /**
    * Gets an access token for `scopes` (client credentials need `{resource}/.default`), from the
-   * cache when a valid one is there.
+   * cache when a valid one is there. Never throws synchronously: every failure is a rejection.
+   *
+   * @returns `{ token, expiresOnTimestamp, refreshAfterTimestamp, tokenType: "Bearer" }`, times
+   *   in ms since the epoch.
+   * @throws {@link AuthenticationError} when Entra or the network refused (code `throttled`
+   *   while a failed key cools down), {@link CredentialUnavailableError} for bad input, and an
+   *   `AbortError` when `options.abortSignal` aborts.
    *
    * @example
    * ```ts
    * const { token, expiresOnTimestamp } = await credential.getToken("https://storage.azure.com/.default");
    * ```
    */
-  getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
-    const tenantId = this.#tenantId;
-    let enableCae = false;
-    if (options !== undefined) {
-      if (
-        options.claims ||
-        (options.tenantId !== undefined && options.tenantId !== tenantId) ||
-        options.abortSignal?.aborted
-      ) {
-        return this.#getTokenSlow(scopes, options);
+  getToken(scopes: string | string[], options?: GetTokenOptions | null): Promise<AccessToken> {
+    try {
+      let enableCae = false;
+      if (options != null) {
+        if (
+          options.claims ||
+          (options.tenantId !== undefined && options.tenantId !== this.#tenantId) ||
+          options.abortSignal?.aborted
+        ) {
+          return this.#getTokenSlow(scopes, options);
+        }
+        enableCae = options.enableCae === true;
       }
-      enableCae = options.enableCae === true;
+      const key =
+        typeof scopes === "string"
+          ? scopes
+          : Array.isArray(scopes) && scopes.length === 1
+            ? (scopes[0] as string)
+            : undefined;
+      const entry =
+        key === undefined
+          ? undefined
+          : this.#cache.valid(this.#cache.get(this.#tenantKey, enableCae, key));
+      return entry !== undefined ? entry.promise : this.#getTokenSlow(scopes, options);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const key =
-      typeof scopes === "string"
-        ? scopes
-        : scopes?.length === 1
-          ? (scopes[0] as string)
-          : undefined;
-    const entry =
-      key === undefined ? undefined : this.#cache.valid(this.#cache.get(tenantId, enableCae, key));
-    return entry !== undefined ? entry.promise : this.#getTokenSlow(scopes, options);
   }
 
   /**
-   * Drops every cached token and stops background work; later `getToken` calls reject.
+   * Drops every cached token, ends cool-downs, stops background work and closes idle
+   * connections; later `getToken` calls reject with `credential_closed`.
    *
    * @example
    * ```ts
@@ -215,27 +299,47 @@ export class ClientAssertionCredential implements TokenCredential {
   async close(): Promise<void> {
     this.#closed = true;
     this.#cache.clear(this.#closedError());
+    this.#transport.close();
   }
 
   async #getTokenSlow(
     scopes: string | string[],
-    options: GetTokenOptions = {},
+    options: GetTokenOptions | null | undefined,
   ): Promise<AccessToken> {
+    options ??= {};
     if (this.#closed) throw this.#closedError();
     const list = checkScopes(scopes);
     const tenantId =
-      options.tenantId === undefined
+      options.tenantId === undefined || options.tenantId === null
         ? this.#tenantId
         : resolveTenant(this.#tenantId, this.#allowedTenants, options.tenantId);
     const signal = toAbortSignal(options.abortSignal);
     if (signal?.aborted) throw abortError();
     const enableCae = options.enableCae === true;
-    const key: TokenKey = { tenantId, enableCae, scopes: list, scopesKey: scopesKey(list) };
+    const key: TokenKey = {
+      tenantId,
+      tenantKey: tenantId.toLowerCase(),
+      enableCae,
+      scopes: list,
+      scopesKey: scopesKey(list),
+    };
+    const tracingOptions = options.tracingOptions;
     if (options.claims) {
       const claims = buildClaims(options.claims, enableCae);
-      return this.#cache.acquireAlone(key, signal, (k, s) => this.#requestToken(k, claims, s));
+      return this.#cache.acquireAlone(key, signal, (k, context) =>
+        this.#requestToken(k, claims, context, tracingOptions),
+      );
     }
-    return this.#cache.valid(this.#cache.find(key))?.token ?? this.#cache.acquire(key, signal);
+    const cached = this.#cache.valid(this.#cache.find(key));
+    if (cached !== undefined) return cached.token;
+    return this.#cache.acquire(
+      key,
+      signal,
+      tracingOptions === undefined
+        ? undefined
+        : (k, context) =>
+            this.#requestToken(k, buildClaims(undefined, k.enableCae), context, tracingOptions),
+    );
   }
 
   #closedError(): CredentialUnavailableError {
@@ -245,24 +349,32 @@ export class ClientAssertionCredential implements TokenCredential {
     );
   }
 
-  async #requestToken(
+  /** One token request, traced: the assertion, the POST, its retries, and a fresh assertion after AADSTS700024. */
+  #requestToken(
     key: TokenKey,
     claims: string | undefined,
-    signal: AbortSignal,
-  ): Promise<AccessToken> {
+    context: AcquireContext,
+    tracingOptions: GetTokenOptions["tracingOptions"],
+  ): Promise<AcquiredToken> {
+    return withTokenSpan(tracingOptions, () => this.#requestTokenUntraced(key, claims, context));
+  }
+
+  async #requestTokenUntraced(
+    key: TokenKey,
+    claims: string | undefined,
+    context: AcquireContext,
+  ): Promise<AcquiredToken> {
     const tokenEndpoint = tokenEndpointFor(this.#authorityHost, key.tenantId);
     let forceRefresh = false;
     for (;;) {
-      const assertion = await this.#assertion(key.tenantId, tokenEndpoint, signal, forceRefresh);
-      const request = buildTokenRequest({
+      const assertion = await this.#assertion(
+        key.tenantId,
         tokenEndpoint,
-        clientId: this.#clientId,
-        scopes: key.scopes,
-        assertion,
-        claims,
-      });
+        context.signal,
+        forceRefresh,
+      );
       try {
-        return await this.#send(request, key, signal, assertion);
+        return await this.#send(key, tokenEndpoint, claims, assertion, context);
       } catch (error) {
         if (
           !forceRefresh &&
@@ -318,76 +430,139 @@ export class ClientAssertionCredential implements TokenCredential {
     return assertion.trim();
   }
 
+  /** Posts the token request, retrying transient failures; the lifetime counts from when the successful attempt was sent. */
   async #send(
-    request: TokenRequest,
     key: TokenKey,
-    signal: AbortSignal,
+    tokenEndpoint: string,
+    claims: string | undefined,
     assertion: string,
-  ): Promise<AccessToken> {
-    for (let attempt = 0; ; attempt++) {
-      const started = Date.now();
-      let status: number;
-      let body: string;
-      let retryAfter: string | null;
+    { signal, background }: AcquireContext,
+  ): Promise<AcquiredToken> {
+    const body = buildTokenRequest({
+      tokenEndpoint,
+      clientId: this.#clientId,
+      scopes: key.scopes,
+      assertion,
+      claims,
+    }).body;
+    let scrub: ((text: string) => string) | undefined;
+    const scrubber = (): ((text: string) => string) => {
+      scrub ??= createScrubber(assertion);
+      return scrub;
+    };
+    for (let attempt = 1; ; attempt++) {
+      const clientRequestId = randomUUID();
+      const sentAt = performance.now();
+      const sentAtWall = Date.now();
+      const log = `token request tenant=${key.tenantId} scopes=${key.scopesKey} client-request-id=${clientRequestId} attempt=${attempt}`;
+      let response: Awaited<ReturnType<Transport["send"]>>;
       try {
-        ({ status, body, retryAfter } = await sendTokenRequest(
-          this.#fetch,
-          request,
+        response = await this.#transport.send({
+          url: tokenEndpoint,
+          method: "POST",
+          headers: {
+            "content-type": "application/x-www-form-urlencoded;charset=UTF-8",
+            accept: "application/json",
+            "user-agent": this.#userAgent,
+            "client-request-id": clientRequestId,
+            "return-client-request-id": "true",
+          },
+          body,
           signal,
-          this.#timeoutInMs,
-        ));
+          timeoutInMs: this.#timeoutInMs,
+          maxBodyBytes: MAX_TOKEN_RESPONSE_BYTES,
+          background,
+          clientRequestId,
+        });
       } catch (error) {
         if (signal.aborted) throw abortReason(signal);
-        const reason =
-          error instanceof Error && error.name === "TimeoutError"
-            ? `timed out after ${this.#timeoutInMs} ms`
-            : `failed: ${describeNetworkError(error)}`;
-        logger.info(
-          `token request tenant=${key.tenantId} scopes=${key.scopesKey} ${reason} duration=${Date.now() - started}ms attempt=${attempt + 1}`,
-        );
-        if (attempt < this.#maxRetries) {
-          await sleep(backoffDelay(attempt, this.#retryDelayInMs, this.#maxRetryDelayInMs), signal);
+        const message = error instanceof Error ? scrubber()(error.message) : String(error);
+        logger.info(`${log} failed: ${message} duration=${durationSince(sentAt)}`);
+        if (!isRetryableTransportError(error)) throw error;
+        if (attempt <= this.#maxRetries) {
+          await sleep(this.#backoff(attempt), signal, background);
           continue;
         }
         throw new AuthenticationError(
-          `The token request to ${request.url} ${reason} (${attempt + 1} attempts): check the network path to the authority host.`,
+          `${message.replace(/\.$/, "")} (${plural(attempt, "attempt")}).`,
           "token_request_failed",
-          { cause: error },
+          { clientRequestId, retryAfterInMs: DEFAULT_COOL_DOWN_MS, cause: error },
         );
       }
-      logger.info(
-        `token request tenant=${key.tenantId} scopes=${key.scopesKey} status=${status} duration=${Date.now() - started}ms attempt=${attempt + 1}`,
-      );
+      const { status } = response;
+      logger.info(`${log} status=${status} duration=${durationSince(sentAt)}`);
       if (status >= 200 && status < 300) {
-        const now = Date.now();
-        const response = parseTokenResponse(status, body);
-        return createAccessToken(
-          response.accessToken,
-          now + response.expiresInSeconds * 1000,
-          refreshAfter(now, response.expiresInSeconds, response.refreshInSeconds),
-        );
+        const parsed = parseTokenResponse(status, response.body);
+        return this.#acquired(parsed.accessToken, parsed.expiresInMs, parsed.refreshInMs, {
+          sentAt,
+          sentAtWall,
+        });
       }
-      if (RETRYABLE_STATUSES.has(status) && attempt < this.#maxRetries) {
-        const requested = parseRetryAfter(retryAfter, Date.now());
+      const retryAfter = parseRetryAfter(response.headers.get("retry-after"), Date.now());
+      if (RETRYABLE_STATUSES.has(status) && attempt <= this.#maxRetries) {
         const delay =
-          requested === undefined
-            ? backoffDelay(attempt, this.#retryDelayInMs, this.#maxRetryDelayInMs)
-            : Math.min(requested, this.#maxRetryDelayInMs);
-        await sleep(delay, signal);
+          retryAfter === undefined
+            ? this.#backoff(attempt)
+            : Math.min(retryAfter, this.#maxRetryDelayInMs);
+        await sleep(delay, signal, background);
         continue;
       }
-      const error = tokenErrorFromResponse(status, body, tryDecodeJwtPayload(assertion));
+      const error = tokenErrorFromResponse({
+        status,
+        body: response.body,
+        url: tokenEndpoint,
+        claims: tryDecodeJwtPayload(assertion),
+        scrub: scrubber(),
+        clientRequestId,
+        attempts: attempt,
+      });
       logger.warning(`token request tenant=${key.tenantId} failed: ${error.message}`);
-      throw error;
+      if (error.code !== "token_request_failed") throw error;
+      throw new AuthenticationError(error.message, error.code, {
+        statusCode: error.statusCode,
+        errorResponse: error.errorResponse,
+        clientRequestId,
+        retryAfterInMs: Math.min(retryAfter ?? DEFAULT_COOL_DOWN_MS, MAX_RETRY_AFTER_MS),
+      });
     }
+  }
+
+  #backoff(attempt: number): number {
+    return backoffDelay(attempt - 1, this.#retryDelayInMs, this.#maxRetryDelayInMs);
+  }
+
+  #acquired(
+    accessToken: string,
+    lifetimeInMs: number,
+    refreshInMs: number | undefined,
+    sent: { sentAt: number; sentAtWall: number },
+  ): AcquiredToken {
+    const refreshInMsAfterSend = refreshDelay(lifetimeInMs, refreshInMs);
+    if (this.#logAccountIdentifiers) logAccount(accessToken);
+    return {
+      token: createAccessToken(
+        accessToken,
+        sent.sentAtWall + lifetimeInMs,
+        sent.sentAtWall + refreshInMsAfterSend,
+      ),
+      serveUntil: sent.sentAt + lifetimeInMs - safetyMargin(lifetimeInMs),
+      refreshAt: sent.sentAt + refreshInMsAfterSend,
+    };
   }
 }
 
-function describeNetworkError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause as { code?: string; message?: string } | undefined;
-  if (cause?.code) return `${error.message} (${cause.code})`;
-  return error.message;
+function durationSince(start: number): string {
+  return `${Math.round(performance.now() - start)}ms`;
+}
+
+/** Logs whom Entra issued the token to (`loggingOptions.allowLoggingAccountIdentifiers`), as `@azure/identity` does. */
+function logAccount(accessToken: string): void {
+  const claims = tryDecodeJwtPayload(accessToken);
+  const field = (name: string): string =>
+    typeof claims?.[name] === "string" ? (claims[name] as string) : "(none)";
+  logger.info(
+    `[Authenticated account] Client ID: ${field("appid")}. Tenant ID: ${field("tid")}. Object ID: ${field("oid")}.`,
+  );
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {

@@ -16,6 +16,13 @@ function isoTime(seconds: unknown): string {
   return typeof seconds === "number" ? new Date(seconds * 1000).toISOString() : "(none)";
 }
 
+function describeLifetime(claims: JwtClaims | undefined): string {
+  if (typeof claims?.exp !== "number") return "";
+  const start = typeof claims.nbf === "number" ? claims.nbf : claims.iat;
+  if (typeof start !== "number") return `It expires at ${isoTime(claims.exp)}.`;
+  return `It is valid for ${Math.round((claims.exp - start) / 60)} minutes (nbf/iat ${isoTime(start)}, exp ${isoTime(claims.exp)}).`;
+}
+
 /** What to do about an AADSTS code, with the decoded claims of the assertion where they help. */
 export function hintFor(
   codes: readonly number[],
@@ -43,8 +50,15 @@ export function hintFor(
       case 7002138:
         return `A federated identity credential's subject differs from the assertion's only in letter case; subjects are case-sensitive. ${describeAssertion(claims)}`;
       case 900023:
+        return "The tenant id is not valid: check tenantId (a GUID or a verified domain such as contoso.onmicrosoft.com).";
       case 90002:
-        return "The tenant id is not valid or does not exist: check tenantId (a GUID or a verified domain).";
+        return "The tenant was not found: check tenantId, and that authorityHost is the cloud the tenant lives in (public, US Government or China).";
+      case 70011:
+        return 'The scope is not valid for client credentials: ask for one resource per request, as "{resource}/.default" (such as "https://storage.azure.com/.default").';
+      case 70023:
+        return `The assertion lives too long: Entra accepts external tokens that live at most 1 day 1 hour; use a short-lived token (an hour is usual). ${describeLifetime(claims)}`;
+      case 50196:
+        return "Entra detected a loop of identical token requests: create the credential once and reuse it, so its cache serves repeated calls.";
       case 1002012:
         return 'Client-credential scopes must end in "/.default", such as "https://storage.azure.com/.default".';
       default:

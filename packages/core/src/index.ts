@@ -32,4 +32,4 @@ export type {
 } from "./options.js";
 export type { RetryOptions } from "./retry.js";
 export { AZURE_IDENTITY_DISABLE_MULTITENANTAUTH } from "./tenant.js";
-export type { FetchLike } from "./token-request.js";
+export type { FetchLike } from "./transport-fetch.js";

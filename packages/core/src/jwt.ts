@@ -1,3 +1,5 @@
+import { FedcredError } from "./errors.js";
+
 /**
  * The registered claims of a JWT that fedcred reads, plus any others.
  *
@@ -24,9 +26,14 @@ function decodeSegment(segment: string): unknown {
   return JSON.parse(Buffer.from(segment, "base64url").toString("utf8"));
 }
 
+function notAJwt(message: string): FedcredError {
+  return new FedcredError(message, "invalid_jwt");
+}
+
 /**
  * Decodes the payload of a compact JWT without verifying it (Entra verifies). Throws a
- * `TypeError` that never quotes the token when the value is not a JWT.
+ * `FedcredError` with code `invalid_jwt`, whose message never quotes the value, when the value
+ * is not a JWT.
  *
  * @example
  * ```ts
@@ -38,17 +45,19 @@ function decodeSegment(segment: string): unknown {
 export function decodeJwtPayload(token: string): JwtClaims {
   const parts = typeof token === "string" ? token.split(".") : [];
   if (parts.length !== 3 && parts.length !== 5) {
-    throw new TypeError("The value is not a compact JWT (expected three dot-separated parts).");
+    throw notAJwt(
+      `The value is not a compact JWT: expected three dot-separated parts, got ${typeof token === "string" ? `${parts.length} part${parts.length === 1 ? "" : "s"}` : `a ${token === null ? "null" : typeof token}`}.`,
+    );
   }
   let payload: unknown;
   try {
     decodeSegment(parts[0]!);
     payload = decodeSegment(parts[1]!);
   } catch {
-    throw new TypeError("The value is not a JWT: its header or payload is not base64url JSON.");
+    throw notAJwt("The value is not a JWT: its header or payload is not base64url JSON.");
   }
   if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
-    throw new TypeError("The JWT payload is not a JSON object.");
+    throw notAJwt("The JWT payload is not a JSON object.");
   }
   return payload as JwtClaims;
 }

@@ -1,5 +1,5 @@
 import type { RetryOptions } from "./retry.js";
-import type { FetchLike } from "./token-request.js";
+import type { FetchLike } from "./transport-fetch.js";
 
 /**
  * Options of {@link ClientAssertionCredential}: every option of `@azure/identity`'s

@@ -11,11 +11,14 @@ import { abortReason } from "./errors.js";
  * ```
  */
 export interface RetryOptions {
-  /** Retries after the first attempt. Default 3. */
+  /** Retries after the first attempt: an integer from 0 to 100. Default 3. */
   maxRetries?: number;
-  /** The base of the exponential backoff. Default 800 ms. */
+  /** The base of the exponential backoff, in ms: 0 to 2 147 483 647. Default 800 ms. */
   retryDelayInMs?: number;
-  /** The longest wait between attempts, also the cap on `Retry-After`. Default 60 000 ms. */
+  /**
+   * The longest wait between attempts, in ms (0 to 2 147 483 647), also the cap on a
+   * `Retry-After` wait between attempts. Default 60 000 ms.
+   */
   maxRetryDelayInMs?: number;
 }
 
@@ -26,11 +29,14 @@ export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 5
 export function parseRetryAfter(value: string | null, now: number): number | undefined {
   if (value === null || value.trim() === "") return undefined;
   const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.min(Number(trimmed) * 1000, MAX_RETRY_AFTER_MS);
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
+  return Math.min(Math.max(0, date - now), MAX_RETRY_AFTER_MS);
 }
+
+/** The longest `Retry-After` honoured: one hour, as MSAL caps it. */
+export const MAX_RETRY_AFTER_MS = 3600_000;
 
 /** Exponential backoff with jitter (80% to 120%), capped. `attempt` counts from 0. */
 export function backoffDelay(attempt: number, baseInMs: number, maxInMs: number): number {
@@ -39,8 +45,14 @@ export function backoffDelay(attempt: number, baseInMs: number, maxInMs: number)
   return Math.min(maxInMs, jittered);
 }
 
-/** Waits `ms`, or rejects with an `AbortError` as soon as `signal` aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** The longest delay a Node timer can hold (2^31 - 1 ms); longer ones fire at once. */
+export const MAX_TIMER_DELAY_MS = 2_147_483_647;
+
+/**
+ * Waits `ms`, or rejects with an `AbortError` as soon as `signal` aborts. With `unref` the
+ * timer does not keep the process alive (background work).
+ */
+export function sleep(ms: number, signal: AbortSignal, unref = false): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(abortReason(signal));
@@ -50,10 +62,14 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
       clearTimeout(timer);
       reject(abortReason(signal));
     };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
+    const timer = setTimeout(
+      () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      },
+      Math.min(ms, MAX_TIMER_DELAY_MS),
+    );
+    if (unref) timer.unref();
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }

@@ -12,19 +12,20 @@ import { CredentialUnavailableError } from "./errors.js";
  */
 export const AZURE_IDENTITY_DISABLE_MULTITENANTAUTH = "AZURE_IDENTITY_DISABLE_MULTITENANTAUTH";
 
-const TENANT_ID = /^[0-9A-Za-z.-]+$/;
+/** Dot-separated labels of letters, digits and `-`: a GUID or a domain; never `.`, `..` or an empty label. */
+const TENANT_ID = /^[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*$/;
 
 /** Throws when `tenantId` cannot be a tenant id (it goes into a URL path). */
 export function checkTenantId(tenantId: unknown, source: string): asserts tenantId is string {
   if (typeof tenantId !== "string" || tenantId.length === 0) {
     throw new CredentialUnavailableError(
-      `${source} is required: pass the directory (tenant) id of the app registration.`,
+      `${source} is required: pass the directory (tenant) id of the app registration${tenantId === undefined || tenantId === "" ? "" : `, got ${typeof tenantId === "string" ? "an empty string" : `a ${tenantId === null ? "null" : typeof tenantId}`}`}.`,
       "missing_configuration",
     );
   }
   if (!TENANT_ID.test(tenantId)) {
     throw new CredentialUnavailableError(
-      `${source} is not a valid tenant id: it may hold only letters, digits, "." and "-" (a GUID or a domain such as contoso.onmicrosoft.com).`,
+      `${source} is not a valid tenant id: ${JSON.stringify(tenantId)}. It may hold only letters, digits, "-" and single dots between them (a GUID or a domain such as contoso.onmicrosoft.com).`,
       "invalid_configuration",
     );
   }
@@ -33,20 +34,30 @@ export function checkTenantId(tenantId: unknown, source: string): asserts tenant
 /**
  * Chooses the tenant of a request: the per-call tenant only when it is the configured one, is
  * additionally allowed, or any tenant is allowed, and multi-tenant auth is not disabled.
+ * Tenant ids are compared without regard to letter case; `allowedTenants` holds lower case.
  */
 export function resolveTenant(
   configuredTenant: string,
   allowedTenants: ReadonlySet<string>,
-  requestedTenant: string,
+  requestedTenant: unknown,
 ): string {
-  if (requestedTenant === configuredTenant) return configuredTenant;
+  if (typeof requestedTenant === "string" && sameTenant(requestedTenant, configuredTenant)) {
+    return configuredTenant;
+  }
   if (process.env[AZURE_IDENTITY_DISABLE_MULTITENANTAUTH]?.toLowerCase() === "true") {
     return configuredTenant;
   }
   checkTenantId(requestedTenant, "options.tenantId");
-  if (allowedTenants.has("*") || allowedTenants.has(requestedTenant)) return requestedTenant;
+  if (allowedTenants.has("*") || allowedTenants.has(requestedTenant.toLowerCase())) {
+    return requestedTenant;
+  }
   throw new CredentialUnavailableError(
-    `The credential is configured for tenant "${configuredTenant}" and may not get tokens for tenant "${requestedTenant}". Add it to options.additionallyAllowedTenants (or "*" for any tenant).`,
+    `The credential is configured for tenant ${JSON.stringify(configuredTenant)} and may not get tokens for tenant ${JSON.stringify(requestedTenant)}. Add it to options.additionallyAllowedTenants (or "*" for any tenant).`,
     "tenant_not_allowed",
   );
+}
+
+/** Whether two tenant ids name the same tenant (ids are not case-sensitive). */
+export function sameTenant(a: string, b: string): boolean {
+  return a === b || a.toLowerCase() === b.toLowerCase();
 }

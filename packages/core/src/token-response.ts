@@ -1,3 +1,4 @@
+import { STATUS_CODES } from "node:http";
 import {
   AuthenticationError,
   type AuthenticationErrorCode,
@@ -7,17 +8,26 @@ import { hintFor } from "./hints.js";
 import type { JwtClaims } from "./jwt.js";
 import { RETRYABLE_STATUSES } from "./retry.js";
 
-/** A successful token answer, parsed. */
+/** A successful token answer, parsed and checked. */
 export interface TokenResponse {
   accessToken: string;
-  tokenType: string;
-  expiresInSeconds: number;
-  refreshInSeconds: number | undefined;
+  /** The lifetime Entra granted, in ms. */
+  expiresInMs: number;
+  /** Entra's `refresh_in`, in ms, when it lies strictly between 0 and the lifetime. */
+  refreshInMs: number | undefined;
 }
 
+/** The longest lifetime accepted: Entra issues far shorter ones; longer answers are refused. */
+export const MAX_TOKEN_LIFETIME_SECONDS: number = 7 * 24 * 3600;
+
+/** A positive decimal number of seconds: a JSON number, or a string of digits. */
 function toSeconds(value: unknown): number | undefined {
-  const number = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-  return typeof number === "number" && Number.isFinite(number) && number >= 0 ? number : undefined;
+  if (typeof value === "number") return Number.isFinite(value) && value > 0 ? value : undefined;
+  if (typeof value === "string" && /^\d+$/.test(value)) {
+    const seconds = Number(value);
+    return seconds > 0 ? seconds : undefined;
+  }
+  return undefined;
 }
 
 function parseJson(body: string): unknown {
@@ -39,32 +49,46 @@ function stringField(object: Record<string, unknown>, name: string): string | un
   return typeof value === "string" ? value : undefined;
 }
 
-function toErrorResponse(object: Record<string, unknown>): TokenErrorResponse | undefined {
+function toErrorResponse(
+  object: Record<string, unknown>,
+  scrub: (text: string) => string,
+): TokenErrorResponse | undefined {
   const error = stringField(object, "error");
   if (error === undefined) return undefined;
-  const errorDescription = stringField(object, "error_description") ?? "";
+  const errorDescription = scrub(stringField(object, "error_description") ?? "");
   let errorCodes = Array.isArray(object.error_codes)
-    ? object.error_codes.map(Number).filter(Number.isInteger)
+    ? object.error_codes.map(Number).filter(Number.isSafeInteger)
     : [];
   if (errorCodes.length === 0) {
     const match = /^AADSTS(\d+)/.exec(errorDescription);
     if (match) errorCodes = [Number(match[1])];
   }
-  const response: TokenErrorResponse = { error, errorDescription, errorCodes };
+  const response: TokenErrorResponse = { error: scrub(error), errorDescription, errorCodes };
   const correlationId = stringField(object, "correlation_id");
   const traceId = stringField(object, "trace_id");
   const timestamp = stringField(object, "timestamp");
   const errorUri = stringField(object, "error_uri");
-  if (correlationId !== undefined) response.correlationId = correlationId;
-  if (traceId !== undefined) response.traceId = traceId;
-  if (timestamp !== undefined) response.timestamp = timestamp;
-  if (errorUri !== undefined) response.errorUri = errorUri;
+  if (correlationId !== undefined) response.correlationId = scrub(correlationId);
+  if (traceId !== undefined) response.traceId = scrub(traceId);
+  if (timestamp !== undefined) response.timestamp = scrub(timestamp);
+  if (errorUri !== undefined) response.errorUri = scrub(errorUri);
   return response;
 }
 
-function firstLine(text: string): string {
-  const line = text.split(/\r?\n/, 1)[0] ?? "";
-  return line.length > 400 ? `${line.slice(0, 400)}...` : line;
+const DESCRIPTION_LIMIT = 600;
+
+/**
+ * Entra's description without its trailer (`Trace ID: ... Correlation ID: ... Timestamp: ...`,
+ * which the message states once, whole), on one line, cut at a sentence-sized limit.
+ */
+function describe(text: string): string {
+  const withoutIds = text
+    .replace(/\s*(Trace ID|Correlation ID|Timestamp):\s*\S+(\s+\S+Z)?/gi, "")
+    .replace(/\s+/g, " ")
+    .trim();
+  return withoutIds.length > DESCRIPTION_LIMIT
+    ? `${withoutIds.slice(0, DESCRIPTION_LIMIT)}...`
+    : withoutIds;
 }
 
 /** Throttling, timeouts and server failures are failures; anything else is Entra refusing. */
@@ -74,48 +98,95 @@ function errorCode(status: number): AuthenticationErrorCode {
     : "token_request_rejected";
 }
 
+function statusText(status: number): string {
+  const text = STATUS_CODES[status];
+  return text ? `${status} ${text}` : String(status);
+}
+
 function invalidResponse(status: number, message: string): AuthenticationError {
   return new AuthenticationError(message, "invalid_token_response", { statusCode: status });
 }
 
+/** What a token endpoint's failed answer is about, and where it came from. */
+export interface FailedAnswer {
+  status: number;
+  body: string;
+  /** The URL that was called (it has no secret: the assertion travels in the body). */
+  url: string;
+  /** The decoded claims of the assertion that was sent (never the assertion itself). */
+  claims: JwtClaims | undefined;
+  /** Removes the assertion that was sent from anything the server echoes. */
+  scrub: (text: string) => string;
+  clientRequestId?: string | undefined;
+  /** How many attempts were made, for the message. */
+  attempts?: number;
+}
+
+function attemptsText(attempts: number | undefined): string {
+  if (attempts === undefined || attempts <= 1) return "";
+  return ` after ${attempts} attempts`;
+}
+
+function answerWithoutEntraError(answer: FailedAnswer): string {
+  const { status, body, url } = answer;
+  const what = `${statusText(status)} with ${bodyKind(body)}${attemptsText(answer.attempts)}`;
+  if (status === 429) {
+    return `The token endpoint is throttling requests (${what}): wait before asking again; cache and reuse one credential per application.`;
+  }
+  if (status === 404) {
+    return `The token endpoint ${url} answered ${what}: check authorityHost (such as https://login.microsoftonline.com, or a gateway's URL up to the tenant) and the tenant id.`;
+  }
+  if (status >= 500 || RETRYABLE_STATUSES.has(status)) {
+    return `The token endpoint ${url} failed (${what}): Entra ID or a proxy in between is unavailable; try again later.`;
+  }
+  return `The token endpoint ${url} answered ${what}: this is not an Entra ID answer; check the authority host and any proxy in between.`;
+}
+
 /**
  * Turns an error answer of the token endpoint into an {@link AuthenticationError} whose message
- * says what Entra refused and what to fix. `claims` are the decoded claims of the assertion
- * that was sent (never the assertion itself).
+ * says what Entra refused and what to fix. Every server-supplied string is scrubbed of the
+ * assertion that was sent.
  */
-export function tokenErrorFromResponse(
-  status: number,
-  body: string,
-  claims: JwtClaims | undefined,
-): AuthenticationError {
-  const json = parseJson(body);
+export function tokenErrorFromResponse(answer: FailedAnswer): AuthenticationError {
+  const { status, clientRequestId } = answer;
+  const json = parseJson(answer.body);
   const errorResponse =
-    typeof json === "object" && json !== null
-      ? toErrorResponse(json as Record<string, unknown>)
+    typeof json === "object" && json !== null && !Array.isArray(json)
+      ? toErrorResponse(json as Record<string, unknown>, answer.scrub)
       : undefined;
   if (!errorResponse) {
-    return new AuthenticationError(
-      `The token endpoint answered ${status} with ${bodyKind(body)}: this is not an Entra ID answer; check the authority host and any proxy in between.`,
-      errorCode(status),
-      { statusCode: status },
-    );
+    return new AuthenticationError(answerWithoutEntraError(answer), errorCode(status), {
+      statusCode: status,
+      clientRequestId,
+    });
   }
   const codes = errorResponse.errorCodes.map((code) => `AADSTS${code}`).join(", ");
-  const hint = hintFor(errorResponse.errorCodes, claims);
+  const hint = hintFor(errorResponse.errorCodes, answer.claims);
   const parts = [
-    `Entra ID refused the token request (${status} ${errorResponse.error}${codes ? `, ${codes}` : ""}).`,
+    `Entra ID refused the token request (${status} ${/^[a-z_]{1,64}$/.test(errorResponse.error) ? errorResponse.error : JSON.stringify(errorResponse.error.slice(0, 64))}${codes ? `, ${codes}` : ""})${attemptsText(answer.attempts)}.`,
   ];
+  if (status === 404 && !hint) parts.push(`Check authorityHost: the URL called was ${answer.url}.`);
   if (hint) parts.push(hint);
-  if (errorResponse.errorDescription)
-    parts.push(`Entra said: ${firstLine(errorResponse.errorDescription)}`);
+  const description = describe(errorResponse.errorDescription);
+  if (description) parts.push(`Entra said: ${description}`);
+  if (errorResponse.traceId) parts.push(`Trace ID: ${errorResponse.traceId}.`);
   if (errorResponse.correlationId) parts.push(`Correlation ID: ${errorResponse.correlationId}.`);
+  if (clientRequestId && clientRequestId !== errorResponse.correlationId) {
+    parts.push(`Client request ID: ${clientRequestId}.`);
+  }
   return new AuthenticationError(parts.join(" "), errorCode(status), {
     statusCode: status,
     errorResponse,
+    clientRequestId,
   });
 }
 
-/** Parses a successful answer tolerantly (numbers as strings) and strictly (a token is required). */
+/**
+ * Parses and checks a successful answer: `access_token` a non-empty string of visible
+ * characters, `token_type` (when present) `Bearer` in any letter case, `expires_in` a positive
+ * number of seconds (a JSON number or a string of digits) of at most 7 days, and `refresh_in`
+ * used only when it lies strictly between 0 and `expires_in`.
+ */
 export function parseTokenResponse(status: number, body: string): TokenResponse {
   const json = parseJson(body);
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
@@ -129,30 +200,42 @@ export function parseTokenResponse(status: number, body: string): TokenResponse 
   if (typeof accessToken !== "string" || accessToken.length === 0) {
     throw invalidResponse(status, `The token endpoint answered ${status} without an access_token.`);
   }
+  if (!/^[\x21-\x7e]+$/.test(accessToken)) {
+    throw invalidResponse(
+      status,
+      `The token endpoint answered ${status} with an access_token that holds whitespace, control or non-ASCII characters; it is not a usable bearer token.`,
+    );
+  }
+  const tokenType = object.token_type;
+  if (
+    tokenType !== undefined &&
+    (typeof tokenType !== "string" || tokenType.toLowerCase() !== "bearer")
+  ) {
+    throw invalidResponse(
+      status,
+      `The token endpoint answered with token_type ${typeof tokenType === "string" ? JSON.stringify(tokenType.slice(0, 40)) : `of type ${typeof tokenType}`}; only Bearer tokens are supported.`,
+    );
+  }
   const expiresInSeconds = toSeconds(object.expires_in);
   if (expiresInSeconds === undefined) {
     throw invalidResponse(
       status,
-      `The token endpoint answered ${status} without a valid expires_in.`,
+      "The token endpoint answered without a valid expires_in: it must be a positive number of seconds (a JSON number or a string of digits).",
     );
   }
-  if (expiresInSeconds <= 0) {
+  if (expiresInSeconds > MAX_TOKEN_LIFETIME_SECONDS) {
     throw invalidResponse(
       status,
-      "The token endpoint answered with a token that has already expired (expires_in 0).",
+      `The token endpoint answered expires_in ${expiresInSeconds} s, longer than the 7 days fedcred accepts (Entra issues tokens of hours): this is not an Entra ID answer.`,
     );
   }
-  const tokenType = typeof object.token_type === "string" ? object.token_type : "Bearer";
-  if (tokenType.toLowerCase() !== "bearer") {
-    throw invalidResponse(
-      status,
-      `The token endpoint answered with token_type "${tokenType}"; only Bearer tokens are supported.`,
-    );
-  }
+  const refreshInSeconds = toSeconds(object.refresh_in);
   return {
     accessToken,
-    tokenType: "Bearer",
-    expiresInSeconds,
-    refreshInSeconds: toSeconds(object.refresh_in),
+    expiresInMs: expiresInSeconds * 1000,
+    refreshInMs:
+      refreshInSeconds !== undefined && refreshInSeconds < expiresInSeconds
+        ? refreshInSeconds * 1000
+        : undefined,
   };
 }

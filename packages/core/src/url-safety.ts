@@ -11,7 +11,7 @@ export function isLoopbackHostname(hostname: string): boolean {
   const host = hostname.toLowerCase();
   if (host === "localhost" || host === "[::1]" || host === "::1") return true;
   const match = IPV4_LOOPBACK.exec(host);
-  return match !== null && match.slice(1).every((octet) => Number(octet) <= 255);
+  return match?.slice(1).every((octet) => Number(octet) <= 255) === true;
 }
 
 const SEGMENT = /^[0-9A-Za-z_~-]+(?:\.[0-9A-Za-z_~-]+)*$/;

@@ -201,10 +201,10 @@ describe("the cache", () => {
   });
 
   it("refreshes in the background: callers get the valid token at once, then the new one", async () => {
-    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.useFakeTimers({ toFake: ["Date", "performance"] });
     const cred = credential();
     const first = await cred.getToken(SCOPE);
-    vi.setSystemTime(Date.now() + 56 * 60_000);
+    vi.advanceTimersByTime(56 * 60_000);
     server.replies.push({
       ...(tokenSuccess("refreshed") as { status: number; body: unknown }),
       delayMs: 100,
@@ -218,7 +218,7 @@ describe("the cache", () => {
   });
 
   it("keeps serving a valid token while the assertion source fails, retrying no sooner than 30 s", async () => {
-    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.useFakeTimers({ toFake: ["Date", "performance"] });
     let failing = false;
     const getAssertion = vi.fn(() => {
       if (failing) throw new Error("TokenRequest API is down");
@@ -227,35 +227,38 @@ describe("the cache", () => {
     const cred = credential(getAssertion);
     const first = await cred.getToken(SCOPE);
     failing = true;
-    vi.setSystemTime(Date.now() + 56 * 60_000);
+    vi.advanceTimersByTime(56 * 60_000);
     for (let i = 0; i < 5; i++) {
       expect((await cred.getToken(SCOPE)).token).toBe(first.token);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     expect(getAssertion).toHaveBeenCalledTimes(2);
-    vi.setSystemTime(Date.now() + 29_000);
+    vi.advanceTimersByTime(29_000);
     expect((await cred.getToken(SCOPE)).token).toBe(first.token);
     expect(getAssertion).toHaveBeenCalledTimes(2);
-    vi.setSystemTime(Date.now() + 2_000);
+    vi.advanceTimersByTime(2_000);
     expect((await cred.getToken(SCOPE)).token).toBe(first.token);
     await vi.waitFor(() => expect(getAssertion).toHaveBeenCalledTimes(3));
     expect(server.requests).toHaveLength(1);
   });
 
   it("keeps serving a valid token while Entra answers 500, and never returns an expired one", async () => {
-    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.useFakeTimers({ toFake: ["Date", "performance"] });
     const cred = credential(undefined, { retryOptions: { maxRetries: 0 } });
     const first = await cred.getToken(SCOPE);
-    vi.setSystemTime(first.expiresOnTimestamp - 60_000);
+    vi.advanceTimersByTime(first.expiresOnTimestamp - 60_000 - Date.now());
     server.replies.push(entraError(500, "temporarily_unavailable", 50000));
     expect((await cred.getToken(SCOPE)).token).toBe(first.token);
     await vi.waitFor(() => expect(server.requests).toHaveLength(2));
-    vi.setSystemTime(first.expiresOnTimestamp);
+    vi.advanceTimersByTime(first.expiresOnTimestamp - Date.now());
     server.replies.push(entraError(500, "temporarily_unavailable", 50000));
     const error = await cred.getToken(SCOPE).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AuthenticationError);
     expect(error).toMatchObject({ statusCode: 500 });
     expect(server.requests).toHaveLength(3);
+    // The failure paused the key for the default 5 s cool-down.
+    await expect(cred.getToken(SCOPE)).rejects.toMatchObject({ code: "throttled" });
+    vi.advanceTimersByTime(5_000);
     const renewed = await cred.getToken(SCOPE);
     expect(renewed.token).not.toBe(first.token);
     expect(renewed.expiresOnTimestamp).toBeGreaterThan(Date.now());
@@ -344,7 +347,7 @@ describe("retries", () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AuthenticationError);
     expect(error).toMatchObject({ statusCode: 502, code: "token_request_failed" });
-    expect((error as Error).message).toMatch(/502 with an HTML or XML page/);
+    expect((error as Error).message).toMatch(/502 Bad Gateway with an HTML or XML page/);
     expect(server.requests).toHaveLength(4);
   });
 

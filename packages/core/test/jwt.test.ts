@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeJwtPayload } from "../src/index.js";
+import { decodeJwtPayload, FedcredError } from "../src/index.js";
 import { fakeJwt } from "./token-server.js";
 
 describe("decodeJwtPayload", () => {
@@ -11,7 +11,7 @@ describe("decodeJwtPayload", () => {
     });
   });
 
-  it("throws a TypeError that never quotes the value", () => {
+  it("throws a FedcredError (code invalid_jwt) that never quotes the value", () => {
     const secret = "very-secret-opaque-token";
     for (const value of [
       secret,
@@ -25,7 +25,8 @@ describe("decodeJwtPayload", () => {
       } catch (e) {
         error = e;
       }
-      expect(error).toBeInstanceOf(TypeError);
+      expect(FedcredError.isInstance(error)).toBe(true);
+      expect((error as FedcredError).code).toBe("invalid_jwt");
       expect(String(error)).not.toContain(secret);
     }
   });

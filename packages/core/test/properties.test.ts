@@ -1,7 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { normalizeAuthorityHost } from "../src/authority.js";
-import { AuthenticationError, CredentialUnavailableError, decodeJwtPayload } from "../src/index.js";
+import {
+  AuthenticationError,
+  CredentialUnavailableError,
+  decodeJwtPayload,
+  FedcredError,
+} from "../src/index.js";
 import { parseRetryAfter } from "../src/retry.js";
 import { parseTokenResponse, tokenErrorFromResponse } from "../src/token-response.js";
 
@@ -29,7 +34,10 @@ describe("properties", () => {
         try {
           const response = parseTokenResponse(200, text);
           expect(response.accessToken.length).toBeGreaterThan(0);
-          expect(Number.isFinite(response.expiresInSeconds)).toBe(true);
+          expect(Number.isFinite(response.expiresInMs)).toBe(true);
+          expect(response.expiresInMs).toBeGreaterThan(0);
+          expect(response.expiresInMs).toBeLessThanOrEqual(7 * 24 * 3600_000);
+          expect(response.accessToken).toMatch(/^[\x21-\x7e]+$/);
         } catch (error) {
           expect(error).toBeInstanceOf(AuthenticationError);
           const token = /"access_token":"([^"]+)"/.exec(text)?.[1];
@@ -45,7 +53,13 @@ describe("properties", () => {
         fc.integer({ min: 400, max: 599 }),
         fc.oneof(fc.string(), fc.json()),
         (status, text) => {
-          const error = tokenErrorFromResponse(status, text, undefined);
+          const error = tokenErrorFromResponse({
+            status,
+            body: text,
+            url: "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+            claims: undefined,
+            scrub: (t) => t,
+          });
           expect(error).toBeInstanceOf(AuthenticationError);
           expect(error.statusCode).toBe(status);
         },
@@ -57,7 +71,7 @@ describe("properties", () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.webUrl(), fc.domain()), (value) => {
         try {
-          const host = normalizeAuthorityHost(value, "options.authorityHost");
+          const host = normalizeAuthorityHost(value, "options.authorityHost", "tenant");
           expect(host).toMatch(/^(https:\/\/|http:\/\/(localhost|127\.|\[::1\]))/);
           expect(host.endsWith("/")).toBe(false);
         } catch (error) {
@@ -84,7 +98,7 @@ describe("properties", () => {
     );
   });
 
-  it("decoding any string either yields an object or a TypeError that never quotes the input", () => {
+  it("decoding any string either yields an object or a FedcredError that never quotes the input", () => {
     fc.assert(
       fc.property(
         fc.oneof(
@@ -95,7 +109,8 @@ describe("properties", () => {
           try {
             expect(typeof decodeJwtPayload(value)).toBe("object");
           } catch (error) {
-            expect(error).toBeInstanceOf(TypeError);
+            expect(FedcredError.isInstance(error)).toBe(true);
+            expect((error as FedcredError).code).toBe("invalid_jwt");
             if (value.length > 8) expect((error as Error).message).not.toContain(value);
           }
         },

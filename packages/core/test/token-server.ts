@@ -14,7 +14,9 @@ export interface RecordedRequest {
 export type Reply =
   | { status: number; body: unknown; headers?: Record<string, string>; delayMs?: number }
   | { drop: true }
-  | { hang: true };
+  | { hang: true }
+  /** Answers the request itself: any status, headers or body stream. */
+  | { handle: (request: IncomingMessage, response: ServerResponse) => void };
 
 /**
  * A loopback HTTP server playing the Entra ID v2 token endpoint: by default it answers every
@@ -101,6 +103,10 @@ export async function startTokenServer(): Promise<TokenServer> {
         return;
       }
       if ("hang" in reply) return;
+      if ("handle" in reply) {
+        reply.handle(request, response);
+        return;
+      }
       const send = (): void => {
         const text = typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body);
         response.writeHead(reply.status, { "content-type": "application/json", ...reply.headers });
