@@ -205,6 +205,7 @@ const DESCRIPTIONS: Record<string, string> = {
   UND_ERR_CONNECT_TIMEOUT: "connection timed out",
   UND_ERR_CLOSED: "connection closed",
 };
+const INVALID_HTTP = "not valid HTTP";
 
 function codeOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
@@ -232,7 +233,7 @@ function tlsFailure(context: RequestContext, code: string, cause: unknown): Auth
   if (UNTRUSTED.has(code)) {
     message = `${subject} is not trusted (${code}): if the server uses a private or corporate CA${interception}, trust it with NODE_EXTRA_CA_CERTS=/path/to/ca.pem or tlsOptions.ca.`;
   } else if (CLOCK.has(code)) {
-    message = `${subject} is ${code === "CERT_NOT_YET_VALID" ? "not yet valid" : "expired or outside its validity dates"} (${code}): check this machine's clock and the server certificate.`;
+    message = `${subject} ${code === "CERT_HAS_EXPIRED" ? "has expired" : code === "CERT_NOT_YET_VALID" ? "is not yet valid" : "has unreadable validity dates"} (${code}): check this machine's clock and the server certificate.`;
   } else if (WRONG_NAME.has(code)) {
     message = `${subject} does not name ${context.tlsName} (${code}): point the URL at a host name the certificate lists (check authorityHost, and servername where one is set).`;
   } else if (CLIENT_CERTIFICATE_REFUSED.test(code)) {
@@ -302,8 +303,13 @@ export function connectionFailure(context: RequestContext, error: unknown): Auth
       );
     }
   }
-  const code = codes.find((candidate) => /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/.test(candidate)) ?? codes[0];
-  const description = code === undefined ? undefined : DESCRIPTIONS[code];
+  const code =
+    codes.find((candidate) => /^(E[A-Z]+|UND_ERR_[A-Z_]+|HPE_[A-Z_]+)$/.test(candidate)) ??
+    codes[0];
+  const description =
+    code === undefined
+      ? undefined
+      : (DESCRIPTIONS[code] ?? (code.startsWith("HPE_") ? INVALID_HTTP : undefined));
   const what =
     code === undefined
       ? error instanceof Error && error.message

@@ -52,6 +52,17 @@ let httpsModule: Promise<typeof import("node:https")> | undefined;
 
 const MAX_AGENTS = 8;
 
+/** Sockets the agents destroy instead of pooling once their exchange ends. */
+const notReusable = new WeakSet<object>();
+
+/** Makes `agent` destroy the sockets in {@link notReusable} instead of pooling them. */
+function refusingMarkedSockets<T extends HttpAgent>(agent: T): T {
+  const pooled = agent as unknown as { keepSocketAlive(socket: object): boolean };
+  const keepSocketAlive = pooled.keepSocketAlive.bind(agent);
+  pooled.keepSocketAlive = (socket) => !notReusable.has(socket) && keepSocketAlive(socket);
+  return agent;
+}
+
 /**
  * Direct connections through `node:http` / `node:https` (loaded on first use), with one
  * keep-alive agent per TLS setting. Idle pooled sockets are unref'd by Node; a background
@@ -79,7 +90,7 @@ export class NodeConnections {
       httpModule ??= import("node:http");
       const http = await httpModule;
       module = http;
-      this.#httpAgent ??= new http.Agent({ keepAlive: true });
+      this.#httpAgent ??= refusingMarkedSockets(new http.Agent({ keepAlive: true }));
       agent = this.#httpAgent;
     }
     request.signal.throwIfAborted();
@@ -123,7 +134,13 @@ export class NodeConnections {
           fail(request.redirect(status, responseHeaders.get("location")));
           return;
         }
-        readEncodedBody(response, responseHeaders.get("content-encoding"), request.limit).then(
+        const encoding = responseHeaders.get("content-encoding");
+        // Decoding can outlast the raw bytes: a compressed answer's connection must not go back
+        // to the pool (and to another request) before fedcred knows the answer was acceptable.
+        if (encoding !== null && !/^\s*identity\s*$/i.test(encoding) && response.socket) {
+          notReusable.add(response.socket);
+        }
+        readEncodedBody(response, encoding, request.limit).then(
           (body) => {
             if (settled) return;
             settled = true;
@@ -150,7 +167,9 @@ export class NodeConnections {
         if (oldestKey !== undefined) this.#httpsAgents.delete(oldestKey);
         oldest?.destroy();
       }
-      agent = new https.Agent({ keepAlive: true, ...(secureContext ? { secureContext } : {}) });
+      agent = refusingMarkedSockets(
+        new https.Agent({ keepAlive: true, ...(secureContext ? { secureContext } : {}) }),
+      );
       this.#httpsAgents.set(key, agent);
     }
     return agent;
