@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import { createAccessToken, refreshDelay, safetyMargin } from "./access-token.js";
 import type { AssertionContext, AssertionFunc } from "./assertion.js";
@@ -451,7 +450,7 @@ export class ClientAssertionCredential implements TokenCredential {
       return scrub;
     };
     for (let attempt = 1; ; attempt++) {
-      const clientRequestId = randomUUID();
+      const clientRequestId = globalThis.crypto.randomUUID();
       const sentAt = performance.now();
       const sentAtWall = Date.now();
       const log = `token request tenant=${key.tenantId} scopes=${key.scopesKey} client-request-id=${clientRequestId} attempt=${attempt}`;

@@ -1,4 +1,3 @@
-import { STATUS_CODES } from "node:http";
 import {
   AuthenticationError,
   type AuthenticationErrorCode,
@@ -98,8 +97,26 @@ function errorCode(status: number): AuthenticationErrorCode {
     : "token_request_rejected";
 }
 
+/** Reason phrases of the statuses a token endpoint or a proxy in front of it tends to answer. */
+const STATUS_TEXTS: Readonly<Record<number, string>> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  407: "Proxy Authentication Required",
+  408: "Request Timeout",
+  413: "Payload Too Large",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
 function statusText(status: number): string {
-  const text = STATUS_CODES[status];
+  const text = STATUS_TEXTS[status];
   return text ? `${status} ${text}` : String(status);
 }
 
