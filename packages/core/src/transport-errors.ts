@@ -276,8 +276,8 @@ function proxyStatusFailure(
  * `AuthenticationError`: `tls_error` (not retryable) for certificate and handshake failures,
  * else `token_request_failed` (retryable) naming the URL, or the proxy when it was the proxy.
  */
-export function connectionFailure(context: RequestContext, error: unknown): AuthenticationError {
-  if (FedcredError.isInstance(error)) return error as AuthenticationError;
+export function connectionFailure(context: RequestContext, error: unknown): FedcredError {
+  if (FedcredError.isInstance(error)) return error;
   const chain = causeChain(error);
   const codes = chain.map(codeOf).filter((code): code is string => code !== undefined);
   const tlsCode = codes.find(

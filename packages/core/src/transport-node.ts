@@ -96,8 +96,9 @@ export class NodeConnections {
     request.signal.throwIfAborted();
     const { url } = request;
     const headers = { ...request.headers };
-    if (request.body !== undefined)
-      headers["content-length"] = String(Buffer.byteLength(request.body));
+    if (request.body !== undefined || request.method === "POST") {
+      headers["content-length"] = String(Buffer.byteLength(request.body ?? ""));
+    }
     return new Promise<ReceivedResponse>((resolve, reject) => {
       const outgoing = module.request({
         protocol: url.protocol,

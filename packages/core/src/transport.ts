@@ -135,6 +135,8 @@ export interface Transport {
   close(): void;
 }
 
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 function invalid(message: string): CredentialUnavailableError {
   return new CredentialUnavailableError(message, "invalid_configuration");
 }
@@ -214,7 +216,8 @@ export function createTransport(options: TransportOptions = {}): Transport {
     const controller = new AbortController();
     const timer = setTimeout(
       () => controller.abort(timedOut(context, request.timeoutInMs)),
-      request.timeoutInMs,
+      // Node runs longer delays at once.
+      Math.min(request.timeoutInMs, MAX_TIMER_DELAY_MS),
     );
     if (request.background) timer.unref();
     const onAbort = (): void => controller.abort(abortReason(callerSignal as AbortSignal));
