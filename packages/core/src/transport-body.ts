@@ -80,7 +80,7 @@ export async function readWebBody(body: WebBodyLike, limit: BodyLimit): Promise<
 }
 
 /** The codings of a `content-encoding` header in the order to undo them (last applied first). */
-function codings(header: string | null): string[] {
+export function contentCodings(header: string | null): string[] {
   if (header === null) return [];
   return header
     .split(",")
@@ -115,8 +115,11 @@ export async function readEncodedBody(
   contentEncoding: string | null,
   limit: BodyLimit,
 ): Promise<string> {
-  const steps = codings(contentEncoding);
+  const steps = contentCodings(contentEncoding);
   if (steps.length === 0) return readIterableBody(source, limit);
+  // Listen before the first await: an unheard 'error' would crash the process.
+  let sourceError: unknown;
+  source.once("error", (error) => (sourceError ??= error));
   zlibModule ??= import("node:zlib");
   const zlib = await zlibModule;
   const decoders: Transform[] = [];
@@ -131,8 +134,6 @@ export async function readEncodedBody(
   }
   let decodeError: unknown;
   for (const decoder of decoders) decoder.once("error", (error) => (decodeError ??= error));
-  let sourceError: unknown;
-  source.once("error", (error) => (sourceError ??= error));
   const decoded = pipeline([source, ...decoders], () => {}) as unknown as Readable;
   try {
     return await readIterableBody(decoded, limit);

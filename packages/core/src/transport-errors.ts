@@ -256,7 +256,7 @@ function proxyStatusFailure(
     status === 407
       ? proxy.authenticated
         ? `the proxy refused the credentials from ${proxy.source}: check the user name and password`
-        : "the proxy requires authentication: set proxyOptions.username/password or credentials in HTTPS_PROXY"
+        : `the proxy requires authentication: set proxyOptions.username/password or credentials in ${proxy.source === "proxyOptions" ? "HTTPS_PROXY" : proxy.source}`
       : status === 403
         ? "the proxy's policy does not allow this destination"
         : status >= 500

@@ -1,6 +1,6 @@
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { Agent as HttpsAgent } from "node:https";
-import { type BodyLimit, readEncodedBody } from "./transport-body.js";
+import { type BodyLimit, contentCodings, readEncodedBody } from "./transport-body.js";
 import type { DestinationTls, TlsContexts } from "./transport-tls.js";
 
 /** A request as a connection path sends it, its URL checked and its limits set. */
@@ -138,7 +138,7 @@ export class NodeConnections {
         const encoding = responseHeaders.get("content-encoding");
         // Decoding can outlast the raw bytes: a compressed answer's connection must not go back
         // to the pool (and to another request) before fedcred knows the answer was acceptable.
-        if (encoding !== null && !/^\s*identity\s*$/i.test(encoding) && response.socket) {
+        if (contentCodings(encoding).length > 0 && response.socket) {
           notReusable.add(response.socket);
         }
         readEncodedBody(response, encoding, request.limit).then(
