@@ -57,7 +57,8 @@ function defaultCertificates(tls: typeof import("node:tls")): string[] {
  */
 export class TlsContexts {
   readonly #settings: TlsSettings | undefined;
-  readonly #contexts = new Map<string, SecureContext | undefined>();
+  // Promises, so concurrent first requests build a context (140 CAs) once.
+  readonly #contexts = new Map<string, Promise<SecureContext | undefined>>();
 
   constructor(settings: TlsSettings | undefined) {
     this.#settings = settings;
@@ -66,14 +67,18 @@ export class TlsContexts {
   async choose(destination: DestinationTls | undefined): Promise<TlsChoice> {
     const ownCa = destination?.ca;
     const key = ownCa === undefined ? "" : keyOf(ownCa);
-    if (this.#contexts.has(key)) return { key, secureContext: this.#contexts.get(key) };
-    const secureContext = await this.#create(ownCa);
-    if (this.#contexts.size >= MAX_CONTEXTS) {
-      const oldest = [...this.#contexts.keys()].find((candidate) => candidate !== "");
-      if (oldest !== undefined) this.#contexts.delete(oldest);
+    let created = this.#contexts.get(key);
+    if (created === undefined) {
+      if (this.#contexts.size >= MAX_CONTEXTS) {
+        const oldest = [...this.#contexts.keys()].find((candidate) => candidate !== "");
+        if (oldest !== undefined) this.#contexts.delete(oldest);
+      }
+      created = this.#create(ownCa);
+      this.#contexts.set(key, created);
+      // A configuration error is thrown afresh to every request.
+      created.catch(() => this.#contexts.delete(key));
     }
-    this.#contexts.set(key, secureContext);
-    return { key, secureContext };
+    return { key, secureContext: await created };
   }
 
   async #create(ownCa: CaValue | undefined): Promise<SecureContext | undefined> {
