@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { abortReason, CredentialUnavailableError } from "./errors.js";
 import type { HttpClientLike, ProxySettings, TlsSettings } from "./options.js";
 import { type ProxyRules, readProxyRules } from "./proxy.js";
@@ -249,7 +248,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
         return await sendWithHttpClient(
           httpClient,
           outgoing,
-          request.clientRequestId ?? randomUUID(),
+          request.clientRequestId ?? globalThis.crypto.randomUUID(),
           () => timedOut(context, request.timeoutInMs),
         );
       }
