@@ -32,4 +32,14 @@ export type {
 } from "./options.js";
 export type { RetryOptions } from "./retry.js";
 export { AZURE_IDENTITY_DISABLE_MULTITENANTAUTH } from "./tenant.js";
-export type { FetchLike } from "./transport-fetch.js";
+export {
+  createTransport,
+  type DestinationTls,
+  type FetchLike,
+  type HttpRequest,
+  type HttpResponse,
+  isRetryableTransportError,
+  type Transport,
+  type TransportOptions,
+} from "./transport.js";
+export { checkPathSegment, isLoopbackHostname } from "./url-safety.js";
