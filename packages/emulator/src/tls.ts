@@ -42,7 +42,8 @@ export function toPem(der: ArrayBuffer, label: string): string {
 }
 
 /**
- * Generates a CA and a server certificate for `localhost` / `127.0.0.1`, valid for a day.
+ * Generates a CA and a server certificate for `localhost` / `127.0.0.1` (and `extraDnsNames`,
+ * for tests that reach a made-up host through a proxy), valid for a day.
  *
  * @example
  * ```ts
@@ -53,6 +54,7 @@ export function toPem(der: ArrayBuffer, label: string): string {
  */
 export async function createTlsAuthority(
   commonName = "fedcred emulator CA",
+  extraDnsNames: readonly string[] = [],
 ): Promise<TlsAuthority> {
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(Date.now() + 24 * 3600_000);
@@ -93,6 +95,7 @@ export async function createTlsAuthority(
       new x509.SubjectAlternativeNameExtension([
         { type: "dns", value: "localhost" },
         { type: "ip", value: "127.0.0.1" },
+        ...extraDnsNames.map((value) => ({ type: "dns" as const, value })),
       ]),
       await x509.AuthorityKeyIdentifierExtension.create(ca, false),
     ],
