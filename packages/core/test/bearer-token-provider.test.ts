@@ -9,10 +9,8 @@ import {
   CredentialUnavailableError,
   getBearerTokenProvider,
 } from "../src/index.js";
-import { fakeJwt, startTokenServer, type TokenServer } from "./token-server.js";
+import { CLIENT, fakeJwt, startTokenServer, TENANT, type TokenServer } from "./token-server.js";
 
-const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const CLIENT = "11111111-2222-3333-4444-555555555555";
 const COGNITIVE_SERVICES = "https://cognitiveservices.azure.com/.default";
 const API_VERSION = "2024-10-21";
 const ASSERTION = fakeJwt({

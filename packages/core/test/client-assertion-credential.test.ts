@@ -8,16 +8,16 @@ import {
   CredentialUnavailableError,
 } from "../src/index.js";
 import {
+  CLIENT,
   entraError,
   fakeJwt,
+  SCOPE,
   startTokenServer,
+  TENANT,
   type TokenServer,
   tokenSuccess,
 } from "./token-server.js";
 
-const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const CLIENT = "11111111-2222-3333-4444-555555555555";
-const SCOPE = "https://storage.azure.com/.default";
 const ASSERTION = fakeJwt({
   iss: "https://kubernetes.default.svc",
   sub: "system:serviceaccount:prod:billing",

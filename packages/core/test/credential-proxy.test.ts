@@ -9,13 +9,10 @@ import {
   type ClientAssertionCredentialOptions,
 } from "../src/index.js";
 import { type ConnectProxy, startConnectProxy } from "./support/connect-proxy.js";
-import { fakeJwt } from "./token-server.js";
+import { CLIENT, fakeJwt, SCOPE, TENANT } from "./token-server.js";
 
 /** A made-up host no resolver answers: the token request can reach it only through the proxy. */
 const AUTHORITY = "https://login.test.invalid";
-const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const CLIENT = "11111111-2222-3333-4444-555555555555";
-const SCOPE = "https://storage.azure.com/.default";
 const ASSERTION = fakeJwt({ iss: "https://issuer.example", sub: "s", exp: 4_000_000_000 });
 const PROXY_ENV = [
   "HTTPS_PROXY",

@@ -2,7 +2,6 @@ import { inspect } from "node:util";
 import { AzureLogger, setLogLevel } from "@azure/logger";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
-  AuthenticationError,
   ClientAssertionCredential,
   type ClientAssertionCredentialOptions,
   CredentialUnavailableError,
@@ -11,16 +10,17 @@ import {
 } from "../src/index.js";
 import { VERSION } from "../src/version.js";
 import {
+  CLIENT,
   entraError,
   fakeJwt,
+  rejection,
+  SCOPE,
   startTokenServer,
+  TENANT,
   type TokenServer,
   tokenSuccess,
 } from "./token-server.js";
 
-const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const CLIENT = "11111111-2222-3333-4444-555555555555";
-const SCOPE = "https://storage.azure.com/.default";
 const ASSERTION = fakeJwt({
   iss: "https://issuer.example",
   sub: "system:serviceaccount:prod:billing",
@@ -49,15 +49,6 @@ function credential(
     retryOptions: { retryDelayInMs: 1, maxRetryDelayInMs: 10 },
     ...options,
   });
-}
-
-async function failure(promise: Promise<unknown>): Promise<AuthenticationError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(AuthenticationError.isInstance(error)).toBe(true);
-  return error as AuthenticationError;
 }
 
 async function withLog<T>(work: () => Promise<T>): Promise<{ result: T; lines: string[] }> {
@@ -91,7 +82,7 @@ describe("what goes over the wire with each token request", () => {
 
   it("puts the client-request-id in the log line and in the error", async () => {
     server.replies.push(entraError(401, "invalid_client", 700213));
-    const { result: error, lines } = await withLog(() => failure(credential().getToken(SCOPE)));
+    const { result: error, lines } = await withLog(() => rejection(credential().getToken(SCOPE)));
     const sent = server.requests[0]?.headers["client-request-id"] as string;
     expect(error.clientRequestId).toBe(sent);
     expect(lines.some((line) => line.includes(`client-request-id=${sent}`))).toBe(true);
@@ -181,7 +172,7 @@ describe("authority host forms", () => {
 
   it("names the URL called when the token endpoint answers 404", async () => {
     server.replies.push({ status: 404, body: "<html>Not Found</html>" });
-    const error = await failure(credential().getToken(SCOPE));
+    const error = await rejection(credential().getToken(SCOPE));
     expect(error.message).toContain(`${server.authorityHost}/${TENANT}/oauth2/v2.0/token`);
     expect(error.message).toMatch(/authorityHost/);
   });
@@ -202,7 +193,7 @@ describe("messages", () => {
         correlation_id: correlationId,
       },
     });
-    const error = await failure(credential().getToken(SCOPE));
+    const error = await rejection(credential().getToken(SCOPE));
     expect(error.message.split(traceId)).toHaveLength(2);
     expect(error.message.split(correlationId)).toHaveLength(2);
     expect(error.errorResponse?.errorDescription).toBe(description);
@@ -210,11 +201,11 @@ describe("messages", () => {
 
   it('says "1 attempt" and "2 attempts", and never "a undefined"', async () => {
     const unreachable = `http://127.0.0.1:${await freePort()}`;
-    const one = await failure(
+    const one = await rejection(
       credential({ authorityHost: unreachable, retryOptions: { maxRetries: 0 } }).getToken(SCOPE),
     );
     expect(one.message).toMatch(/\(1 attempt\)/);
-    const two = await failure(
+    const two = await rejection(
       credential({
         authorityHost: unreachable,
         retryOptions: { maxRetries: 1, retryDelayInMs: 1 },
@@ -227,13 +218,13 @@ describe("messages", () => {
       () => undefined as unknown as string,
       { authorityHost: server.authorityHost },
     );
-    const error = await failure(returnsUndefined.getToken(SCOPE));
+    const error = await rejection(returnsUndefined.getToken(SCOPE));
     expect(error.message).not.toMatch(/\ba undefined\b/);
   });
 
   it("reads a plain-text 429 as throttling", async () => {
     server.replies.push({ status: 429, body: "Too many requests, slow down" });
-    const error = await failure(credential({ retryOptions: { maxRetries: 0 } }).getToken(SCOPE));
+    const error = await rejection(credential({ retryOptions: { maxRetries: 0 } }).getToken(SCOPE));
     expect(error.message).toMatch(/throttling/);
     expect(error.message).not.toMatch(/check the authority host/);
   });
@@ -259,7 +250,7 @@ describe("messages", () => {
   ] as const) {
     it(`hints at AADSTS${code}`, async () => {
       server.replies.push(entraError(400, "invalid_request", code));
-      const error = await failure(credential().getToken(SCOPE));
+      const error = await rejection(credential().getToken(SCOPE));
       expect(error.message).toMatch(pattern);
     });
   }

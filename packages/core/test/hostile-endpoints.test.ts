@@ -5,23 +5,23 @@ import { gzipSync } from "node:zlib";
 import { AzureLogger, setLogLevel } from "@azure/logger";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
-  AuthenticationError,
   ClientAssertionCredential,
   type ClientAssertionCredentialOptions,
   CredentialUnavailableError,
 } from "../src/index.js";
 import {
+  CLIENT,
   entraError,
   fakeJwt,
   type Reply,
+  rejection,
+  SCOPE,
   startTokenServer,
+  TENANT,
   type TokenServer,
   tokenSuccess,
 } from "./token-server.js";
 
-const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const CLIENT = "11111111-2222-3333-4444-555555555555";
-const SCOPE = "https://storage.azure.com/.default";
 const ASSERTION = fakeJwt({
   iss: "https://kubernetes.default.svc",
   sub: "system:serviceaccount:prod:billing",
@@ -51,15 +51,6 @@ function credential(options: ClientAssertionCredentialOptions = {}): ClientAsser
   });
 }
 
-async function failure(promise: Promise<unknown>): Promise<AuthenticationError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(AuthenticationError.isInstance(error)).toBe(true);
-  return error as AuthenticationError;
-}
-
 /** A second loopback server that counts what reaches it: the target of redirects. */
 async function startCounter(): Promise<{ url: string; hits: number; close(): Promise<void> }> {
   const state = { url: "", hits: 0, close: async () => {} };
@@ -87,7 +78,7 @@ describe("redirects are never followed", () => {
           body: "",
           headers: { location: `${elsewhere.url}/steal/path?secret=query` },
         });
-        const error = await failure(credential().getToken(SCOPE));
+        const error = await rejection(credential().getToken(SCOPE));
         expect(error.code).toBe("redirect_refused");
         expect(error.statusCode).toBe(status);
         expect(error.message).toContain(String(status));
@@ -112,7 +103,7 @@ describe("response bodies", () => {
         response.end(bomb);
       },
     });
-    const error = await failure(credential().getToken(SCOPE));
+    const error = await rejection(credential().getToken(SCOPE));
     expect(error.code).toBe("invalid_token_response");
     expect(error.message).toMatch(/1 MiB/);
     expect(server.requests).toHaveLength(1);
@@ -127,7 +118,7 @@ describe("response bodies", () => {
         response.end();
       },
     });
-    const error = await failure(credential().getToken(SCOPE));
+    const error = await rejection(credential().getToken(SCOPE));
     expect(error.code).toBe("invalid_token_response");
     expect(server.requests).toHaveLength(1);
   });
@@ -157,7 +148,7 @@ describe("what a 200 may hold", () => {
     it(`refuses ${name} as invalid_token_response`, async () => {
       const body = { ...(tokenSuccess("ok") as { body: Record<string, unknown> }).body, ...fields };
       server.replies.push({ status: 200, body });
-      const error = await failure(credential().getToken(SCOPE));
+      const error = await rejection(credential().getToken(SCOPE));
       expect(error.code).toBe("invalid_token_response");
       expect(server.requests).toHaveLength(1);
     });
@@ -237,12 +228,12 @@ describe("cool-downs after failures", () => {
   it("pauses a key after its retries failed: callers get throttled at once, nothing is sent", async () => {
     server.replies.push(...Array.from({ length: 2 }, () => ({ status: 503, body: "down" })));
     const cred = credential({ retryOptions: { maxRetries: 1, retryDelayInMs: 1 } });
-    const original = await failure(cred.getToken(SCOPE));
+    const original = await rejection(cred.getToken(SCOPE));
     expect(original.code).toBe("token_request_failed");
     expect(original.retryAfterInMs).toBe(5000);
     expect(server.requests).toHaveLength(2);
     const errors = await Promise.all(
-      Array.from({ length: 50 }, () => failure(cred.getToken(SCOPE))),
+      Array.from({ length: 50 }, () => rejection(cred.getToken(SCOPE))),
     );
     for (const error of errors) {
       expect(error.code).toBe("throttled");
@@ -259,9 +250,9 @@ describe("cool-downs after failures", () => {
     vi.useFakeTimers({ toFake: ["Date", "performance"] });
     server.replies.push({ status: 429, body: "slow down", headers: { "retry-after": "7200" } });
     const cred = credential({ retryOptions: { maxRetries: 0 } });
-    const original = await failure(cred.getToken(SCOPE));
+    const original = await rejection(cred.getToken(SCOPE));
     expect(original.retryAfterInMs).toBe(3600_000);
-    const throttled = await failure(cred.getToken(SCOPE));
+    const throttled = await rejection(cred.getToken(SCOPE));
     expect(throttled.code).toBe("throttled");
     expect(throttled.message).toMatch(/paused for 3600 seconds/);
     vi.advanceTimersByTime(3600_000);
@@ -355,7 +346,7 @@ describe("what the server sends back is not trusted", () => {
           timestamp: SIGNATURE,
         },
       });
-      const error = await failure(credential().getToken(SCOPE));
+      const error = await rejection(credential().getToken(SCOPE));
       const printed = [
         error.message,
         JSON.stringify(error),
@@ -461,7 +452,7 @@ describe("input edges", () => {
         authorityHost: https.url,
         retryOptions: { retryDelayInMs: 1 },
       });
-      const error = await failure(cred.getToken(SCOPE));
+      const error = await rejection(cred.getToken(SCOPE));
       expect(error.code).toBe("tls_error");
       expect(error.message).toMatch(/NODE_EXTRA_CA_CERTS|tlsOptions/);
       expect(https.connections()).toBe(1);
@@ -474,7 +465,7 @@ describe("input edges", () => {
 describe("entra errors", () => {
   it("keeps a claims-less 401 refusal as token_request_rejected", async () => {
     server.replies.push(entraError(401, "invalid_client", 700213));
-    const error = await failure(credential().getToken(SCOPE));
+    const error = await rejection(credential().getToken(SCOPE));
     expect(error.code).toBe("token_request_rejected");
   });
 });

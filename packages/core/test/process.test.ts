@@ -5,11 +5,15 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ClientAssertionCredential, type FetchLike } from "../src/index.js";
-import { fakeJwt, startTokenServer, type TokenServer } from "./token-server.js";
+import {
+  CLIENT,
+  fakeJwt,
+  SCOPE,
+  startTokenServer,
+  TENANT,
+  type TokenServer,
+} from "./token-server.js";
 
-const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const CLIENT = "11111111-2222-3333-4444-555555555555";
-const SCOPE = "https://storage.azure.com/.default";
 const ASSERTION = fakeJwt({ iss: "https://issuer.example", sub: "s", exp: 4_000_000_000 });
 const DIST = fileURLToPath(new URL("../dist/index.mjs", import.meta.url));
 
@@ -107,6 +111,23 @@ const instantFetch: FetchLike = async () =>
     { status: 200, headers: { "content-type": "application/json" } },
   );
 
+/** A credential on {@link instantFetch} that counts its token requests. */
+function countingCredential(maxCacheEntries: number): {
+  cred: ClientAssertionCredential;
+  requests: () => number;
+} {
+  let requests = 0;
+  const cred = new ClientAssertionCredential(TENANT, CLIENT, () => ASSERTION, {
+    fetch: (url, init) => {
+      requests++;
+      return instantFetch(url, init);
+    },
+    maxCacheEntries,
+    authorityHost: "https://login.microsoftonline.com",
+  });
+  return { cred, requests: () => requests };
+}
+
 describe("the cache's memory", () => {
   it("evicts expired entries, and records the heap per cached key", async () => {
     vi.useFakeTimers({ toFake: ["Date", "performance", "setInterval", "clearInterval"] });
@@ -138,37 +159,19 @@ describe("the cache's memory", () => {
   }, 60_000);
 
   it("keeps at most maxCacheEntries tokens", async () => {
-    let requests = 0;
-    const counting: FetchLike = (url, init) => {
-      requests++;
-      return instantFetch(url, init);
-    };
-    const cred = new ClientAssertionCredential(TENANT, CLIENT, () => ASSERTION, {
-      fetch: counting,
-      maxCacheEntries: 100,
-      authorityHost: "https://login.microsoftonline.com",
-    });
+    const { cred, requests } = countingCredential(100);
     for (let i = 0; i < 1000; i++) await cred.getToken(`api://app-${i}/.default`);
-    expect(requests).toBe(1000);
+    expect(requests()).toBe(1000);
     // The 90 most recent are still cached; the first ones were evicted long ago.
     for (let i = 910; i < 1000; i++) await cred.getToken(`api://app-${i}/.default`);
-    expect(requests).toBe(1000);
+    expect(requests()).toBe(1000);
     await cred.getToken("api://app-0/.default");
-    expect(requests).toBe(1001);
+    expect(requests()).toBe(1001);
     await cred.close();
   });
 
   it("bounds the cache, evicting the least recently used entry first", async () => {
-    let requests = 0;
-    const counting: FetchLike = (url, init) => {
-      requests++;
-      return instantFetch(url, init);
-    };
-    const cred = new ClientAssertionCredential(TENANT, CLIENT, () => ASSERTION, {
-      fetch: counting,
-      maxCacheEntries: 3,
-      authorityHost: "https://login.microsoftonline.com",
-    });
+    const { cred, requests } = countingCredential(3);
     const [a, b, c, d] = [
       "api://a/.default",
       "api://b/.default",
@@ -178,11 +181,11 @@ describe("the cache's memory", () => {
     for (const scope of [a, b, c]) await cred.getToken(scope as string);
     await cred.getToken(a as string); // a is now more recent than b
     await cred.getToken(d as string); // evicts b
-    expect(requests).toBe(4);
+    expect(requests()).toBe(4);
     for (const scope of [a, c, d]) await cred.getToken(scope as string);
-    expect(requests).toBe(4);
+    expect(requests()).toBe(4);
     await cred.getToken(b as string);
-    expect(requests).toBe(5);
+    expect(requests()).toBe(5);
     await cred.close();
   });
 });

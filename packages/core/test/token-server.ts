@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { AuthenticationError } from "../src/errors.js";
 
 /** One request the fake token endpoint received. */
 export interface RecordedRequest {
@@ -139,4 +140,21 @@ export function fakeJwt(claims: Record<string, unknown>): string {
   const encode = (value: unknown): string =>
     Buffer.from(JSON.stringify(value)).toString("base64url");
   return `${encode({ alg: "RS256", typ: "JWT", kid: "k1" })}.${encode(claims)}.c2lnbmF0dXJl`;
+}
+
+/** The ids and scope every credential test uses. */
+export const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+export const CLIENT = "11111111-2222-3333-4444-555555555555";
+export const SCOPE = "https://storage.azure.com/.default";
+
+/** The rejection of `promise`, checked to be an `AuthenticationError` (from any install). */
+export async function rejection(promise: Promise<unknown>): Promise<AuthenticationError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!AuthenticationError.isInstance(error)) {
+    throw new Error(`expected an AuthenticationError, got ${String(error)}`);
+  }
+  return error;
 }

@@ -23,11 +23,16 @@ import { build } from "tsdown";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { AuthenticationError, ClientAssertionCredential } from "../src/index.js";
 import { withTokenSpan } from "../src/tracing.js";
-import { entraError, fakeJwt, startTokenServer, type TokenServer } from "./token-server.js";
+import {
+  CLIENT,
+  entraError,
+  fakeJwt,
+  SCOPE,
+  startTokenServer,
+  TENANT,
+  type TokenServer,
+} from "./token-server.js";
 
-const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const CLIENT = "11111111-2222-3333-4444-555555555555";
-const SCOPE = "https://storage.azure.com/.default";
 const SPAN_NAME = "ClientAssertionCredential.getToken";
 const ASSERTION = fakeJwt({
   iss: "https://kubernetes.default.svc",
