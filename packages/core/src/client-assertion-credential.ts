@@ -224,13 +224,24 @@ export class ClientAssertionCredential implements TokenCredential {
     const prefix = options.userAgentOptions?.userAgentPrefix;
     this.#userAgent = `${prefix ? `${prefix} ` : ""}fedcred-core/${VERSION} Node/${process.versions.node}`;
     this.#logAccountIdentifiers = options.loggingOptions?.allowLoggingAccountIdentifiers === true;
+    // httpClient wins over fetch; an injected one brings its own proxy and TLS handling.
+    const fetch = options.httpClient === undefined ? options.fetch : undefined;
     this.#transport = createTransport({
       proxyOptions: options.proxyOptions,
       tlsOptions: options.tlsOptions,
-      fetch: options.fetch,
+      fetch,
       httpClient: options.httpClient,
     });
-    for (const warning of ignoredOptionWarnings(options)) logger.warning(warning);
+    const warnings = ignoredOptionWarnings(options);
+    const injected = options.httpClient !== undefined ? "httpClient" : fetch ? "fetch" : undefined;
+    for (const name of ["proxyOptions", "tlsOptions"] as const) {
+      if (injected !== undefined && options[name] != null) {
+        warnings.push(
+          `options.${name} has no effect: token requests go through options.${injected}, which makes its own connections; configure the proxy and TLS on it.`,
+        );
+      }
+    }
+    for (const warning of warnings) logger.warning(warning);
     this.#cache = new TokenCache(
       (key, context) =>
         this.#requestToken(key, buildClaims(undefined, key.enableCae), context, undefined),

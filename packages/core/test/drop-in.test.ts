@@ -282,6 +282,40 @@ describe("options of @azure/identity", () => {
     expect(lines.filter((l) => l.includes("redirectOptions"))).toHaveLength(1);
     expect(lines.filter((l) => l.includes("allowInsecureConnection"))).toHaveLength(1);
   });
+
+  it("sends through httpClient when both httpClient and fetch are given, and says proxy and TLS options are its own", async () => {
+    const seen: string[] = [];
+    const httpClient = {
+      sendRequest: async (request: { url: string }) => {
+        seen.push(`httpClient ${request.url}`);
+        return {
+          status: 200,
+          headers: { get: () => undefined },
+          bodyAsText: JSON.stringify({
+            token_type: "Bearer",
+            expires_in: 3599,
+            access_token: "hc",
+          }),
+        };
+      },
+    };
+    const fetch = async () => {
+      seen.push("fetch");
+      throw new Error("fetch must not be used");
+    };
+    const { result: token, lines } = await withLog(() =>
+      credential({
+        httpClient,
+        fetch,
+        proxyOptions: { host: "http://proxy.example", port: 3128 },
+        tlsOptions: { ca: "not used" },
+      }).getToken(SCOPE),
+    );
+    expect(token.token).toBe("hc");
+    expect(seen).toEqual([`httpClient ${server.authorityHost}/${TENANT}/oauth2/v2.0/token`]);
+    expect(lines.filter((l) => /options\.proxyOptions has no effect/.test(l))).toHaveLength(1);
+    expect(lines.filter((l) => /options\.tlsOptions has no effect/.test(l))).toHaveLength(1);
+  });
 });
 
 async function freePort(): Promise<number> {

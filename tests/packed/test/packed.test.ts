@@ -183,8 +183,11 @@ describe("@azure/identity's ClientAssertionCredentialOptions in the packed core"
         "options.loggingOptions.additionalAllowedQueryParameters",
         "options.loggingOptions.enableUnsafeSupportLogging",
         "options.loggingOptions.logger",
+        // Set beside httpClient, which makes its own connections.
+        "options.proxyOptions",
         "options.redirectOptions",
         "options.telemetryOptions",
+        "options.tlsOptions",
         "options.tokenCachePersistenceOptions",
       ].sort(),
     );
