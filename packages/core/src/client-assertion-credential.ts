@@ -488,7 +488,7 @@ export class ClientAssertionCredential implements TokenCredential {
         if (signal.aborted) throw abortReason(signal);
         const message = error instanceof Error ? scrubber()(error.message) : String(error);
         logger.info(`${log} failed: ${message} duration=${durationSince(sentAt)}`);
-        if (!isRetryableTransportError(error)) throw error;
+        if (!isRetryableTransportError(error)) throw scrubbed(error, scrubber());
         if (attempt <= this.#maxRetries) {
           await sleep(this.#backoff(attempt), signal, background);
           continue;
@@ -559,6 +559,19 @@ export class ClientAssertionCredential implements TokenCredential {
       refreshAt: sent.sentAt + refreshInMsAfterSend,
     };
   }
+}
+
+/** `error` with the assertion scrubbed from its message (a hostile `Location` could echo it). */
+function scrubbed(error: unknown, scrub: (text: string) => string): unknown {
+  if (!AuthenticationError.isInstance(error)) return error;
+  const message = scrub(error.message);
+  if (message === error.message) return error;
+  return new AuthenticationError(message, error.code, {
+    statusCode: error.statusCode,
+    errorResponse: error.errorResponse,
+    clientRequestId: error.clientRequestId,
+    retryAfterInMs: error.retryAfterInMs,
+  });
 }
 
 function durationSince(start: number): string {

@@ -13,7 +13,11 @@ function describeAssertion(claims: JwtClaims | undefined): string {
 }
 
 function isoTime(seconds: unknown): string {
-  return typeof seconds === "number" ? new Date(seconds * 1000).toISOString() : "(none)";
+  if (typeof seconds !== "number") return "(none)";
+  const date = new Date(seconds * 1000);
+  return Number.isNaN(date.getTime())
+    ? `${seconds} (not a valid time: is it in seconds?)`
+    : date.toISOString();
 }
 
 function describeLifetime(claims: JwtClaims | undefined): string {

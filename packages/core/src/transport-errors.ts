@@ -81,8 +81,13 @@ function describeLocation(location: string | null, base: string): string {
   } catch {
     return "an unparsable Location";
   }
-  const origin = target.origin === "null" ? `${target.protocol}//${target.host}` : target.origin;
-  return `a redirect to ${origin}`;
+  if (target.protocol !== "http:" && target.protocol !== "https:") {
+    return /^[a-z][a-z0-9+.-]{0,19}:$/.test(target.protocol)
+      ? `a redirect to a ${target.protocol} URL`
+      : "a redirect to a URL that is not http";
+  }
+  // A host is at most 253 characters; anything longer is not a host worth printing.
+  return target.host.length > 260 ? "a redirect to another host" : `a redirect to ${target.origin}`;
 }
 
 /** A 3xx answer: refused, and nothing goes to its `Location`. */

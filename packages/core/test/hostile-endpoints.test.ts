@@ -366,6 +366,58 @@ describe("what the server sends back is not trusted", () => {
   });
 });
 
+describe("what the server sends back is not trusted, in redirects and odd times", () => {
+  it("never prints an assertion echoed in a Location, whatever its scheme or letter case", async () => {
+    const lines: string[] = [];
+    const original = AzureLogger.log;
+    AzureLogger.log = (...args: unknown[]) => lines.push(args.join(" "));
+    setLogLevel("info");
+    try {
+      for (const location of [
+        `x://${ASSERTION}`,
+        `http://${ASSERTION}/`,
+        `https://${PAYLOAD}.example/`,
+        `https://example.org/?a=${ASSERTION}`,
+      ]) {
+        server.replies.push({ status: 302, body: "", headers: { location } });
+        const error = await rejection(credential().getToken(SCOPE));
+        expect(error.code).toBe("redirect_refused");
+        const printed = [
+          error.message,
+          JSON.stringify(error),
+          inspect(error, { depth: 10 }),
+          ...lines,
+        ]
+          .join("\n")
+          .toLowerCase();
+        for (const secret of [ASSERTION, PAYLOAD, SIGNATURE]) {
+          expect(printed).not.toContain(secret.toLowerCase());
+          expect(printed).not.toContain(secret.slice(0, 20).toLowerCase());
+        }
+      }
+    } finally {
+      AzureLogger.log = original;
+      setLogLevel();
+    }
+  });
+
+  it("hints at an assertion time out of range without throwing", async () => {
+    const microseconds = fakeJwt({ iss: "i", sub: "s", nbf: 1.7e15, exp: 1.7e15 + 3.6e9 });
+    for (const code of [700024, 70023]) {
+      server.replies.push(
+        entraError(400, "invalid_client", code),
+        entraError(400, "invalid_client", code),
+      );
+      const cred = new ClientAssertionCredential(TENANT, CLIENT, () => microseconds, {
+        authorityHost: server.authorityHost,
+      });
+      const error = await rejection(cred.getToken(SCOPE));
+      expect(error.code).toBe("token_request_rejected");
+      expect(error.message).toMatch(/not a valid time/);
+    }
+  });
+});
+
 describe("input edges", () => {
   it("treats null options as none and never throws synchronously", async () => {
     const cred = credential();
