@@ -42,13 +42,15 @@ export function safetyMargin(lifetimeInMs: number): number {
 /**
  * When a token should be refreshed, in ms after it was requested: at `refresh_in` when Entra
  * sends one between 0 and the lifetime; otherwise half way for tokens of two hours or more,
- * and five minutes before expiry (never before half way) for shorter ones. Never later than
- * the token stops being served.
+ * and five minutes before expiry (never before half way) for shorter ones. Never sooner than
+ * a second (or half a shorter lifetime), never later than the token stops being served.
  */
 export function refreshDelay(lifetimeInMs: number, refreshInMs: number | undefined): number {
   const servedFor = lifetimeInMs - safetyMargin(lifetimeInMs);
   if (refreshInMs !== undefined && refreshInMs > 0 && refreshInMs < lifetimeInMs) {
-    return Math.min(refreshInMs, servedFor);
+    // Never sooner than a second (or half a shorter lifetime): a tiny refresh_in would
+    // otherwise make back-to-back refreshes.
+    return Math.min(Math.max(refreshInMs, Math.min(1000, lifetimeInMs / 2)), servedFor);
   }
   const half = lifetimeInMs / 2;
   if (lifetimeInMs >= 2 * 3600_000) return half;

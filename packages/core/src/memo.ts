@@ -1,4 +1,5 @@
 import type { AssertionContext, AssertionFunc } from "./assertion.js";
+import { abortError, abortReason } from "./errors.js";
 import { tryDecodeJwtPayload } from "./jwt.js";
 
 /**
@@ -40,15 +41,14 @@ export function memoizeAssertion(
 ): AssertionFunc {
   const margin = options.refreshMarginInMs ?? 5 * 60_000;
   let memo: { assertion: string; freshUntil: number } | undefined;
-  let inFlight: Promise<string> | undefined;
-  return (context) => {
-    if (!context?.forceRefresh && memo !== undefined && Date.now() < memo.freshUntil) {
-      return memo.assertion;
-    }
-    if (context?.forceRefresh) memo = undefined;
-    if (inFlight !== undefined) return inFlight;
-    const pending = Promise.resolve()
-      .then(() => fetchAssertion(context))
+  let inFlight: Shared | undefined;
+  const start = (context: AssertionContext): Shared => {
+    // The shared fetch has its own signal: it is aborted only when every caller waiting for it
+    // has aborted, so one caller's abort never fails another's token request.
+    const controller = new AbortController();
+    const shared: Shared = { promise: Promise.resolve(""), controller, waiters: 0 };
+    shared.promise = Promise.resolve()
+      .then(() => fetchAssertion({ ...context, abortSignal: controller.signal }))
       .then((assertion) => {
         const claims = typeof assertion === "string" ? tryDecodeJwtPayload(assertion) : undefined;
         if (claims !== undefined && typeof claims.exp === "number") {
@@ -62,9 +62,64 @@ export function memoizeAssertion(
         return assertion;
       })
       .finally(() => {
-        if (inFlight === pending) inFlight = undefined;
+        if (inFlight === shared) inFlight = undefined;
       });
-    inFlight = pending;
-    return pending;
+    shared.promise.catch(() => {});
+    return shared;
   };
+  return (context) => {
+    if (!context?.forceRefresh && memo !== undefined && Date.now() < memo.freshUntil) {
+      return memo.assertion;
+    }
+    if (context?.forceRefresh) memo = undefined;
+    if (inFlight === undefined || inFlight.controller.signal.aborted) inFlight = start(context);
+    return join(inFlight, context?.abortSignal, () => {
+      if (inFlight?.controller.signal.aborted) inFlight = undefined;
+    });
+  };
+}
+
+interface Shared {
+  promise: Promise<string>;
+  readonly controller: AbortController;
+  waiters: number;
+}
+
+/** Waits for the shared fetch; a caller whose signal aborts stops waiting, and the last one aborts the fetch. */
+function join(
+  shared: Shared,
+  signal: AbortSignal | undefined,
+  onAbandoned: () => void,
+): Promise<string> {
+  shared.waiters++;
+  if (signal === undefined) return shared.promise;
+  if (signal.aborted) {
+    leave(shared, onAbandoned);
+    return Promise.reject(abortReason(signal));
+  }
+  return new Promise<string>((resolve, reject) => {
+    const onAbort = (): void => {
+      leave(shared, onAbandoned);
+      reject(abortReason(signal));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    shared.promise.then(
+      (assertion) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(assertion);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function leave(shared: Shared, onAbandoned: () => void): void {
+  shared.waiters--;
+  if (shared.waiters === 0) {
+    shared.controller.abort(abortError());
+    onAbandoned();
+  }
 }

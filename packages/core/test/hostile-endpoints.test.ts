@@ -178,6 +178,8 @@ describe("what a 200 may hold", () => {
     expect(await refreshAfter(7200)).toBe(5 * 60_000);
     expect(await refreshAfter("0x10")).toBe(5 * 60_000);
     expect(await refreshAfter(600)).toBe(3000 * 1000);
+    // A tiny refresh_in would make back-to-back refreshes: never sooner than a second.
+    expect(await refreshAfter(0.001)).toBe(3599 * 1000);
   });
 });
 

@@ -69,3 +69,38 @@ describe("memoizeAssertion", () => {
     expect(flaky).toHaveBeenCalledTimes(2);
   });
 });
+
+describe("memoizeAssertion and abort", () => {
+  it("one caller's abort never fails another caller sharing the fetch; the last one aborts it", async () => {
+    const signals: AbortSignal[] = [];
+    const fetch = vi.fn(
+      (context: AssertionContext) =>
+        new Promise<string>((resolve, reject) => {
+          signals.push(context.abortSignal as AbortSignal);
+          const timer = setTimeout(() => resolve(fakeJwt({ exp: 4_000_000_000 })), 100);
+          context.abortSignal?.addEventListener("abort", () => {
+            clearTimeout(timer);
+            reject(new Error("aborted"));
+          });
+        }),
+    );
+    const memo = memoizeAssertion(fetch);
+    const first = new AbortController();
+    const a = memo({ ...context, abortSignal: first.signal });
+    const b = memo({ ...context, abortSignal: new AbortController().signal });
+    first.abort();
+    await expect(a).rejects.toMatchObject({ name: "AbortError" });
+    await expect(b).resolves.toMatch(/\./);
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(signals[0]?.aborted).toBe(false);
+
+    const lone = new AbortController();
+    const forced = memo({ ...context, forceRefresh: true, abortSignal: lone.signal });
+    lone.abort();
+    await expect(forced).rejects.toMatchObject({ name: "AbortError" });
+    expect(signals[1]?.aborted).toBe(true);
+    // The next caller starts a fresh fetch instead of joining the aborted one.
+    await expect(memo({ ...context, forceRefresh: true })).resolves.toMatch(/\./);
+    expect(fetch).toHaveBeenCalledTimes(3);
+  });
+});
