@@ -15,6 +15,22 @@ let undiciModule: Promise<typeof import("undici")> | undefined;
 
 const MAX_AGENTS = 8;
 
+/** A tunnel that failed with a socket error, retagged so undici fails the request instead of reconnecting. */
+function notRecoverable(error: Error): Error {
+  if ((error as { code?: unknown }).code !== "UND_ERR_SOCKET") return error;
+  return Object.assign(
+    new Error(`the proxy closed the connection: ${error.message}`, { cause: error }),
+    {
+      code: "ECONNRESET",
+    },
+  );
+}
+
+type UnrefConnector = (
+  options: object,
+  callback: (error: Error | null, socket: { unref(): unknown } | null) => void,
+) => void;
+
 /**
  * Requests through a proxy: undici's `ProxyAgent` opens a CONNECT tunnel to the destination and
  * speaks TLS through it with the same CA and client certificate rules as direct connections.
@@ -62,7 +78,7 @@ export class TunnelConnections {
 
   async #agentFor(route: ProxyRoute, request: OutgoingRequest): Promise<ProxyAgent> {
     undiciModule ??= import("undici");
-    const [{ ProxyAgent }, destination, base] = await Promise.all([
+    const [{ Pool, ProxyAgent }, destination, base] = await Promise.all([
       undiciModule,
       this.#tls.choose(request.tls),
       this.#tls.choose(undefined),
@@ -78,10 +94,37 @@ export class TunnelConnections {
       ...(servername ? { servername } : {}),
     };
     const agent = new ProxyAgent({
+      // undici keeps a request queued and reconnects at once after a socket error
+      // (UND_ERR_SOCKET): a proxy that closes every CONNECT would see hundreds of them per
+      // second. Failing the request instead leaves the pacing to fedcred's retries.
+      factory: (origin: URL | string, options: object) => {
+        const { connect } = options as { connect: UnrefConnector };
+        return new Pool(origin, {
+          ...options,
+          connect: ((connectOptions: object, callback: Parameters<UnrefConnector>[1]) =>
+            connect(connectOptions, (error, socket) =>
+              callback(error === null ? null : notRecoverable(error), socket),
+            )) as unknown,
+        } as ConstructorParameters<typeof Pool>[1]);
+      },
       uri: route.uri,
       ...(authorization ? { token: authorization } : {}),
       ...(Object.keys(requestTls).length > 0 ? { requestTls } : {}),
       ...(base.secureContext ? { proxyTls: { secureContext: base.secureContext } } : {}),
+      // The socket to the proxy carries the tunnel and the TLS inside it. Unref'd, an idle or
+      // background tunnel never keeps the process alive; a request in the foreground is kept
+      // alive by its deadline timer.
+      clientFactory: (origin: URL, options: object) => {
+        const { connect } = options as { connect: UnrefConnector };
+        return new Pool(origin, {
+          ...options,
+          connect: ((connectOptions: object, callback: Parameters<UnrefConnector>[1]) =>
+            connect(connectOptions, (error, socket) => {
+              socket?.unref();
+              callback(error, socket);
+            })) as unknown,
+        } as ConstructorParameters<typeof Pool>[1]);
+      },
     });
     if (this.#agents.size >= MAX_AGENTS) {
       const [oldestKey, oldest] = [...this.#agents][0] ?? [];

@@ -1,5 +1,8 @@
+import { spawn } from "node:child_process";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect, type Socket } from "node:net";
+import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import { createTlsAuthority, type TlsAuthority } from "@fedcred/emulator";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -26,6 +29,9 @@ const PROXY_ENV = [
 ];
 
 let authority: TlsAuthority;
+/** When set, Entra's answers carry this refresh_in. */
+let refreshIn: number | undefined;
+const DIST = fileURLToPath(new URL("../dist/index.mjs", import.meta.url));
 let entra: Server;
 let entraPort: number;
 const seen: Array<{ path: string; host: string | undefined; form: URLSearchParams }> = [];
@@ -47,12 +53,14 @@ beforeAll(async () => {
           host: request.headers.host,
           form: new URLSearchParams(body),
         });
-        response.writeHead(200, { "content-type": "application/json" });
+        // A tunnel per request: a refresh has to open one of its own.
+        response.writeHead(200, { "content-type": "application/json", connection: "close" });
         response.end(
           JSON.stringify({
             token_type: "Bearer",
             expires_in: 3599,
             access_token: `via-proxy-${seen.length}`,
+            ...(refreshIn === undefined ? {} : { refresh_in: refreshIn }),
           }),
         );
       });
@@ -68,6 +76,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
+  refreshIn = undefined;
   for (const close of closers.splice(0).reverse()) await close();
   for (const [name, value] of savedEnv) {
     if (value === undefined) delete process.env[name];
@@ -104,6 +113,97 @@ function credential(options: ClientAssertionCredentialOptions = {}): ClientAsser
   closers.push(() => created.close());
   return created;
 }
+
+/** A proxy that answers the first CONNECT (to Entra) and then `later` each following one. */
+async function flakyProxy(
+  later: "silent" | "close",
+): Promise<{ port: number; connects: () => number }> {
+  let connects = 0;
+  const tunnels = new Set<Socket>();
+  const server = createHttpServer();
+  server.on("connect", (_request, client: Socket, head: Buffer) => {
+    tunnels.add(client);
+    client.on("error", () => {});
+    if (++connects > 1) {
+      if (later === "close") client.end();
+      return;
+    }
+    const upstream = connect(entraPort, "127.0.0.1", () => {
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on("error", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  closers.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const tunnel of tunnels) tunnel.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return { port: (server.address() as AddressInfo).port, connects: () => connects };
+}
+
+describe("a proxy that misbehaves", () => {
+  it("one CONNECT per attempt when the proxy closes each tunnel request unanswered", async () => {
+    setEnv({});
+    const proxy = await flakyProxy("close");
+    const cred = credential({
+      proxyOptions: { host: "http://127.0.0.1", port: proxy.port },
+      retryOptions: { maxRetries: 2, retryDelayInMs: 50 },
+    });
+    await cred.getToken(SCOPE); // the first tunnel works
+    await cred.close();
+    const fresh = credential({
+      proxyOptions: { host: "http://127.0.0.1", port: proxy.port },
+      retryOptions: { maxRetries: 2, retryDelayInMs: 50 },
+    });
+    const error = (await fresh.getToken(SCOPE).catch((e: unknown) => e)) as AuthenticationError;
+    expect(error.code).toBe("token_request_failed");
+    expect(error.message).toMatch(/\(3 attempts\)/);
+    expect(proxy.connects()).toBe(1 + 3);
+  });
+
+  for (const later of ["silent", "close"] as const) {
+    it(`lets the process exit while a background refresh waits on a ${later} proxy`, async () => {
+      setEnv({});
+      const proxy = await flakyProxy(later);
+      const script = `
+        import { ClientAssertionCredential } from ${JSON.stringify(DIST)};
+        const credential = new ClientAssertionCredential(${JSON.stringify(TENANT)}, ${JSON.stringify(CLIENT)}, () => ${JSON.stringify(ASSERTION)}, {
+          authorityHost: ${JSON.stringify(AUTHORITY)},
+          tlsOptions: { ca: ${JSON.stringify(authority.caCertificate)} },
+          proxyOptions: { host: "http://127.0.0.1", port: ${proxy.port} },
+          retryOptions: { maxRetries: 3, retryDelayInMs: 20000 },
+        });
+        await credential.getToken(${JSON.stringify(SCOPE)});
+        await new Promise((resolve) => setTimeout(resolve, 1200));
+        await credential.getToken(${JSON.stringify(SCOPE)});
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        console.log("done");
+      `;
+      refreshIn = 1;
+      const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      let doneAt = 0;
+      child.stdout.on("data", (chunk: Buffer) => {
+        if (chunk.toString().includes("done")) doneAt = Date.now();
+      });
+      const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      clearTimeout(killer);
+      expect(code).toBe(0);
+      expect(doneAt).toBeGreaterThan(0);
+      expect(Date.now() - doneAt).toBeLessThan(2000);
+      expect(proxy.connects()).toBeGreaterThanOrEqual(2);
+    }, 30_000);
+  }
+});
 
 describe("the credential behind a proxy", () => {
   it("sends the token request through proxyOptions, in a CONNECT tunnel, with the assertion", async () => {
