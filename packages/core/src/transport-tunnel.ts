@@ -118,6 +118,9 @@ export class TunnelConnections {
         const { connect } = options as { connect: UnrefConnector };
         return new Pool(origin, {
           ...options,
+          // A CONNECT the proxy never answers is given up after a minute, whatever the
+          // request's own deadline (which already settled the caller).
+          headersTimeout: 60_000,
           connect: ((connectOptions: object, callback: Parameters<UnrefConnector>[1]) =>
             connect(connectOptions, (error, socket) => {
               socket?.unref();

@@ -252,9 +252,11 @@ export function createTransport(options: TransportOptions = {}): Transport {
           () => timedOut(context, request.timeoutInMs),
         );
       }
+      // undici does not hear an abort while it sets up a tunnel (a silent proxy, a stalled TLS
+      // handshake behind it): the deadline and the caller's abort settle the request anyway.
       return route === undefined
         ? await direct.send(outgoing)
-        : await tunnels.send(outgoing, route);
+        : await settleOnAbort(tunnels.send(outgoing, route), controller.signal);
     } catch (error) {
       // The deadline or the caller's abort explains whatever the connection threw after it.
       if (controller.signal.aborted) throw controller.signal.reason;
@@ -273,4 +275,27 @@ export function createTransport(options: TransportOptions = {}): Transport {
       tunnels.close();
     },
   };
+}
+
+/** `work`, or a rejection with `signal`'s reason as soon as it aborts, whichever comes first. */
+function settleOnAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  work.catch(() => {});
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
 }

@@ -114,9 +114,10 @@ function credential(options: ClientAssertionCredentialOptions = {}): ClientAsser
   return created;
 }
 
-/** A proxy that answers the first CONNECT (to Entra) and then `later` each following one. */
+/** A proxy that answers the first `answered` CONNECTs (to Entra) and then `later` each following one. */
 async function flakyProxy(
   later: "silent" | "close",
+  answered = 1,
 ): Promise<{ port: number; connects: () => number }> {
   let connects = 0;
   const tunnels = new Set<Socket>();
@@ -124,7 +125,7 @@ async function flakyProxy(
   server.on("connect", (_request, client: Socket, head: Buffer) => {
     tunnels.add(client);
     client.on("error", () => {});
-    if (++connects > 1) {
+    if (++connects > answered) {
       if (later === "close") client.end();
       return;
     }
@@ -166,6 +167,29 @@ describe("a proxy that misbehaves", () => {
     expect(error.code).toBe("token_request_failed");
     expect(error.message).toMatch(/\(3 attempts\)/);
     expect(proxy.connects()).toBe(1 + 3);
+  });
+
+  it("settles at requestTimeoutInMs, and at the caller's abort, while a proxy never answers CONNECT", async () => {
+    setEnv({});
+    const proxy = await flakyProxy("silent", 0);
+    const cred = credential({
+      proxyOptions: { host: "http://127.0.0.1", port: proxy.port },
+      requestTimeoutInMs: 300,
+      retryOptions: { maxRetries: 0 },
+    });
+    const started = Date.now();
+    const error = (await cred.getToken(SCOPE).catch((e: unknown) => e)) as AuthenticationError;
+    expect(error.code).toBe("token_request_failed");
+    expect(error.message).toMatch(/timed out after 300 ms/);
+    expect(Date.now() - started).toBeLessThan(1500);
+    const controller = new AbortController();
+    const pending = credential({
+      proxyOptions: { host: "http://127.0.0.1", port: proxy.port },
+    }).getToken(SCOPE, { abortSignal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    const abortedAt = Date.now();
+    await expect(pending).rejects.toMatchObject({ name: "AbortError" });
+    expect(Date.now() - abortedAt).toBeLessThan(1000);
   });
 
   for (const later of ["silent", "close"] as const) {
