@@ -10,13 +10,13 @@ function printable(this: AccessToken): Record<string, unknown> {
   };
 }
 
-const hidden = { enumerable: false, writable: true, configurable: true } as const;
+const hidden = { enumerable: false } as const;
 
 /**
  * An `AccessToken` as a plain object, like `@azure/identity`'s: `token` is an ordinary
  * enumerable property, so `{ ...token }`, `structuredClone` and `Object.assign` keep it. Only
  * `JSON.stringify` and `util.inspect` show `[redacted]` instead, through a non-enumerable
- * `toJSON` and inspect hook that copies leave behind.
+ * `toJSON` and inspect hook that copies leave behind. Frozen: it is shared by every cache hit.
  */
 export function createAccessToken(
   token: string,
@@ -31,7 +31,8 @@ export function createAccessToken(
   };
   Object.defineProperty(accessToken, "toJSON", { ...hidden, value: printable });
   Object.defineProperty(accessToken, inspect.custom, { ...hidden, value: printable });
-  return accessToken;
+  // Every cache hit returns this object: frozen, so no caller can change it for the others.
+  return Object.freeze(accessToken);
 }
 
 /** How long before its expiry a cached token stops being served: 30 s, or a tenth of a shorter lifetime. */

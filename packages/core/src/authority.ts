@@ -73,12 +73,24 @@ export function normalizeAuthorityHost(value: string, source: string, tenantId: 
     );
   }
   const segments = url.pathname.split("/").filter((segment) => segment !== "");
-  if (segments.some((segment) => /^oauth2$/i.test(segment))) {
+  if (/(^|\/)oauth2(\/|$)/i.test(safeDecode(url.pathname))) {
     throw invalidAuthority(
       `${source} is a token endpoint URL (${JSON.stringify(`${url.origin}${url.pathname}`)}); give the authority host only, ${EXPECTED_FORM}: fedcred adds /{tenantId}/oauth2/v2.0/token.`,
     );
   }
+  // The issuer URL people paste, {host}/{tenant}/v2.0, names the same authority.
+  if (segments.length >= 2 && /^v2\.0$/i.test(segments.at(-1) ?? "")) {
+    if (sameTenant(segments.at(-2) ?? "", tenantId)) segments.pop();
+  }
   const last = segments.at(-1);
   if (last !== undefined && sameTenant(last, tenantId)) segments.pop();
   return `${url.origin}${segments.map((segment) => `/${segment}`).join("")}`;
+}
+
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }

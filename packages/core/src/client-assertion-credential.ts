@@ -64,11 +64,10 @@ function duration(value: unknown, name: string, fallback: number, min: number): 
     typeof value !== "number" ||
     !Number.isFinite(value) ||
     value < min ||
-    value > MAX_TIMER_DELAY_MS ||
-    (min > 0 && value === 0)
+    value > MAX_TIMER_DELAY_MS
   ) {
     throw invalidOption(
-      `${name} must be a number of milliseconds ${min > 0 ? "above 0" : "from 0"} up to 2147483647, got ${typeof value === "number" ? value : describeValue(value)}.`,
+      `${name} must be a number of milliseconds from ${min} to 2147483647, got ${typeof value === "number" ? value : describeValue(value)}.`,
     );
   }
   return value;
@@ -488,7 +487,12 @@ export class ClientAssertionCredential implements TokenCredential {
         if (signal.aborted) throw abortReason(signal);
         const message = error instanceof Error ? scrubber()(error.message) : String(error);
         logger.info(`${log} failed: ${message} duration=${durationSince(sentAt)}`);
-        if (!isRetryableTransportError(error)) throw scrubbed(error, scrubber());
+        if (!isRetryableTransportError(error)) {
+          throw scrubbed(error, scrubber(), {
+            clientRequestId,
+            retryAfterInMs: DEFAULT_COOL_DOWN_MS,
+          });
+        }
         if (attempt <= this.#maxRetries) {
           await sleep(this.#backoff(attempt), signal, background);
           continue;
@@ -502,13 +506,21 @@ export class ClientAssertionCredential implements TokenCredential {
       const { status } = response;
       logger.info(`${log} status=${status} duration=${durationSince(sentAt)}`);
       if (status >= 200 && status < 300) {
-        const parsed = parseTokenResponse(status, response.body);
+        let parsed: ReturnType<typeof parseTokenResponse>;
+        try {
+          parsed = parseTokenResponse(status, response.body);
+        } catch (error) {
+          throw scrubbed(error, scrubber(), { clientRequestId });
+        }
         return this.#acquired(parsed.accessToken, parsed.expiresInMs, parsed.refreshInMs, {
           sentAt,
           sentAtWall,
         });
       }
-      const retryAfter = parseRetryAfter(response.headers.get("retry-after"), Date.now());
+      // Retry-After 0, a past date or a fraction of a second would make no pause at all.
+      const retryAfter = atLeastASecond(
+        parseRetryAfter(response.headers.get("retry-after"), Date.now()),
+      );
       if (RETRYABLE_STATUSES.has(status) && attempt <= this.#maxRetries) {
         const delay =
           retryAfter === undefined
@@ -561,17 +573,39 @@ export class ClientAssertionCredential implements TokenCredential {
   }
 }
 
-/** `error` with the assertion scrubbed from its message (a hostile `Location` could echo it). */
-function scrubbed(error: unknown, scrub: (text: string) => string): unknown {
+/**
+ * `error` as the caller gets it: the assertion scrubbed from its message (a hostile `Location`,
+ * `Content-Encoding` or `token_type` could echo it), with the request's id, and for a failure
+ * that pauses its key, the pause (a proxy's 429, say, is no less a failure).
+ */
+function scrubbed(
+  error: unknown,
+  scrub: (text: string) => string,
+  details: { clientRequestId: string; retryAfterInMs?: number },
+): unknown {
   if (!AuthenticationError.isInstance(error)) return error;
   const message = scrub(error.message);
-  if (message === error.message) return error;
+  const retryAfterInMs =
+    error.retryAfterInMs ??
+    (error.code === "token_request_failed" ? details.retryAfterInMs : undefined);
+  if (
+    message === error.message &&
+    retryAfterInMs === error.retryAfterInMs &&
+    error.clientRequestId !== undefined
+  ) {
+    return error;
+  }
   return new AuthenticationError(message, error.code, {
     statusCode: error.statusCode,
     errorResponse: error.errorResponse,
-    clientRequestId: error.clientRequestId,
-    retryAfterInMs: error.retryAfterInMs,
+    clientRequestId: error.clientRequestId ?? details.clientRequestId,
+    retryAfterInMs,
+    ...(message === error.message ? { cause: error.cause } : {}),
   });
+}
+
+function atLeastASecond(ms: number | undefined): number | undefined {
+  return ms === undefined || ms < 1000 ? undefined : ms;
 }
 
 function durationSince(start: number): string {

@@ -212,7 +212,7 @@ export class TokenCache {
     for (const [flightKey, coolDown] of this.#coolDowns) {
       if (time >= coolDown.until) this.#coolDowns.delete(flightKey);
     }
-    if (this.#size === 0 && this.#sweepTimer !== undefined) {
+    if (this.#size === 0 && this.#coolDowns.size === 0 && this.#sweepTimer !== undefined) {
       clearInterval(this.#sweepTimer);
       this.#sweepTimer = undefined;
     }
@@ -277,7 +277,22 @@ export class TokenCache {
   #coolDownAfter(key: TokenKey, error: unknown): void {
     if (this.#closed || !AuthenticationError.isInstance(error)) return;
     if (error.code !== "token_request_failed" || error.retryAfterInMs === undefined) return;
-    this.#coolDowns.set(keyOf(key), { until: now() + error.retryAfterInMs, cause: error });
+    const flightKey = keyOf(key);
+    this.#coolDowns.delete(flightKey);
+    // Bounded like the tokens: the oldest pause goes first.
+    if (this.#coolDowns.size >= this.#maxEntries) {
+      const oldest = this.#coolDowns.keys().next().value;
+      if (oldest !== undefined) this.#coolDowns.delete(oldest);
+    }
+    this.#coolDowns.set(flightKey, { until: now() + error.retryAfterInMs, cause: error });
+    this.#startSweeping();
+  }
+
+  /** An unref'd timer sweeps expired tokens and ended cool-downs while there are any. */
+  #startSweeping(): void {
+    if (this.#sweepTimer !== undefined) return;
+    this.#sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.#sweepTimer.unref();
   }
 
   #store(key: TokenKey, acquired: AcquiredToken, generation: number): AccessToken {
@@ -303,10 +318,7 @@ export class TokenCache {
       this.#size++;
     }
     this.#set(entry);
-    if (this.#sweepTimer === undefined) {
-      this.#sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
-      this.#sweepTimer.unref();
-    }
+    this.#startSweeping();
     return acquired.token;
   }
 

@@ -40,7 +40,9 @@ function parseJson(body: string): unknown {
 function bodyKind(body: string): string {
   if (body.trim() === "") return "an empty body";
   if (/^\s*</.test(body)) return "an HTML or XML page";
-  return "a body that is not JSON";
+  return parseJson(body) === undefined
+    ? "a body that is not JSON"
+    : "JSON that is not an Entra error";
 }
 
 function stringField(object: Record<string, unknown>, name: string): string | undefined {
@@ -63,8 +65,10 @@ function toErrorResponse(
     if (match) errorCodes = [Number(match[1])];
   }
   const response: TokenErrorResponse = { error: scrub(error), errorDescription, errorCodes };
-  const correlationId = stringField(object, "correlation_id");
-  const traceId = stringField(object, "trace_id");
+  // Entra puts the ids in the description too; a proxy that rewrites the body may keep only those.
+  const correlationId =
+    stringField(object, "correlation_id") ?? idIn(errorDescription, "Correlation ID");
+  const traceId = stringField(object, "trace_id") ?? idIn(errorDescription, "Trace ID");
   const timestamp = stringField(object, "timestamp");
   const errorUri = stringField(object, "error_uri");
   if (correlationId !== undefined) response.correlationId = scrub(correlationId);
@@ -72,6 +76,11 @@ function toErrorResponse(
   if (timestamp !== undefined) response.timestamp = scrub(timestamp);
   if (errorUri !== undefined) response.errorUri = scrub(errorUri);
   return response;
+}
+
+/** The id that follows `label:` in Entra's description (`Trace ID: 0d6d...`), if any. */
+function idIn(description: string, label: string): string | undefined {
+  return new RegExp(`${label}:\\s*([0-9A-Za-z-]{1,100})`, "i").exec(description)?.[1];
 }
 
 const DESCRIPTION_LIMIT = 600;
@@ -200,8 +209,8 @@ export function tokenErrorFromResponse(answer: FailedAnswer): AuthenticationErro
 
 /**
  * Parses and checks a successful answer: `access_token` a non-empty string of visible
- * characters, `token_type` (when present) `Bearer` in any letter case, `expires_in` a positive
- * number of seconds (a JSON number or a string of digits) of at most 7 days, and `refresh_in`
+ * characters, `token_type` (when present) `Bearer` in any letter case, `expires_in` a number of
+ * seconds from 1 to 7 days (a JSON number or a string of digits), and `refresh_in`
  * used only when it lies strictly between 0 and `expires_in`.
  */
 export function parseTokenResponse(status: number, body: string): TokenResponse {
@@ -234,10 +243,10 @@ export function parseTokenResponse(status: number, body: string): TokenResponse 
     );
   }
   const expiresInSeconds = toSeconds(object.expires_in);
-  if (expiresInSeconds === undefined) {
+  if (expiresInSeconds === undefined || expiresInSeconds < 1) {
     throw invalidResponse(
       status,
-      "The token endpoint answered without a valid expires_in: it must be a positive number of seconds (a JSON number or a string of digits).",
+      "The token endpoint answered without a valid expires_in: it must be a number of seconds, at least 1 (a JSON number or a string of digits).",
     );
   }
   if (expiresInSeconds > MAX_TOKEN_LIFETIME_SECONDS) {

@@ -104,6 +104,12 @@ describe("the token object", () => {
     expect(JSON.stringify(token)).toContain("[redacted]");
     expect(inspect(token)).not.toContain(issued);
     expect(inspect(token)).toContain("[redacted]");
+    // Every cache hit shares it: no caller can change it for the others.
+    expect(Object.isFrozen(token)).toBe(true);
+    expect(() => {
+      (token as { token: string }).token = "changed";
+    }).toThrow(TypeError);
+    expect((await credential().getToken(SCOPE)).token).not.toBe("changed");
   });
 });
 
@@ -146,6 +152,11 @@ describe("authority host forms", () => {
     ]);
   });
 
+  it("reads the issuer URL {host}/{tenant}/v2.0 as the authority host", async () => {
+    await credential({ authorityHost: `${server.authorityHost}/${TENANT}/v2.0` }).getToken(SCOPE);
+    expect(server.requests[0]?.path).toBe(`/${TENANT}/oauth2/v2.0/token`);
+  });
+
   it("keeps any other path as a prefix, for gateways", async () => {
     await credential({ authorityHost: `${server.authorityHost}/gateway/entra/` }).getToken(SCOPE);
     expect(server.requests[0]?.path).toBe(`/gateway/entra/${TENANT}/oauth2/v2.0/token`);
@@ -154,6 +165,7 @@ describe("authority host forms", () => {
   it("refuses a token-endpoint URL, a query, a fragment or user info, showing the expected form", () => {
     for (const authorityHost of [
       `${server.authorityHost}/${TENANT}/oauth2/v2.0/token`,
+      `${server.authorityHost}/${TENANT}/oauth2%2Fv2.0/token`,
       `${server.authorityHost}/?x=1`,
       `${server.authorityHost}/#frag`,
       server.authorityHost.replace("http://", "http://user:pass@"),
@@ -197,6 +209,28 @@ describe("messages", () => {
     expect(error.message.split(traceId)).toHaveLength(2);
     expect(error.message.split(correlationId)).toHaveLength(2);
     expect(error.errorResponse?.errorDescription).toBe(description);
+  });
+
+  it("prints the ids once when Entra's description is all that carries them", async () => {
+    const traceId = "0d6d2f1c-7b40-4b44-9bde-5b0a1c9d4300";
+    const correlationId = "a3f2d6b1-2b9e-4b21-8b3c-4f1e2d3c4b5a";
+    server.replies.push({
+      status: 400,
+      body: {
+        error: "invalid_request",
+        error_description: `AADSTS90002: Tenant not found. Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: 2026-11-26 04:36:45Z`,
+      },
+    });
+    const error = await rejection(credential().getToken(SCOPE));
+    expect(error.message.split(traceId)).toHaveLength(2);
+    expect(error.message.split(correlationId)).toHaveLength(2);
+    expect(error.errorResponse?.correlationId).toBe(correlationId);
+  });
+
+  it("calls JSON that is not an Entra error by its name", async () => {
+    server.replies.push({ status: 404, body: {} });
+    const error = await rejection(credential().getToken(SCOPE));
+    expect(error.message).toMatch(/JSON that is not an Entra error/);
   });
 
   it('says "1 attempt" and "2 attempts", and never "a undefined"', async () => {

@@ -31,6 +31,8 @@ const ASSERTION = fakeJwt({
   jti: "d2c5e1a0-8f4b-4c7e-9a3d-6b1f0e2c4a58-9f8e7d6c5b4a",
 });
 const [, PAYLOAD, SIGNATURE] = ASSERTION.split(".") as [string, string, string];
+/** A piece of the assertion long enough to be a secret (the fake signature is short). */
+const SIGNATURE_LONG = PAYLOAD.slice(10, 50);
 
 let server: TokenServer;
 
@@ -136,6 +138,8 @@ describe("what a 200 may hold", () => {
     ["expires_in 1e12", { expires_in: 1e12 }],
     ["expires_in 1e300", { expires_in: 1e300 }],
     ["expires_in 8 days", { expires_in: 8 * 86400 }],
+    ["expires_in 0.001", { expires_in: 0.001 }],
+    ["expires_in 1e-300", { expires_in: 1e-300 }],
     ["access_token of spaces", { access_token: "   " }],
     ["access_token with CR/LF", { access_token: "abc\r\nX-Injected: 1" }],
     ["access_token with a tab", { access_token: "abc\tdef" }],
@@ -261,6 +265,17 @@ describe("cool-downs after failures", () => {
     expect((await cred.getToken(SCOPE)).token).toBe(server.issued[0]);
     expect(server.requests).toHaveLength(2);
   });
+
+  for (const retryAfter of ["0", "0.0001", "Thu, 01 Jan 1970 00:00:00 GMT"]) {
+    it(`pauses for the default 5 s when Retry-After is ${JSON.stringify(retryAfter)}`, async () => {
+      server.replies.push({ status: 429, body: "", headers: { "retry-after": retryAfter } });
+      const cred = credential({ retryOptions: { maxRetries: 0 } });
+      expect((await rejection(cred.getToken(SCOPE))).retryAfterInMs).toBe(5000);
+      const throttled = await rejection(cred.getToken(SCOPE));
+      expect(throttled.code).toBe("throttled");
+      expect(server.requests).toHaveLength(1);
+    });
+  }
 
   it("keeps serving a valid cached token during a cool-down", async () => {
     vi.useFakeTimers({ toFake: ["Date", "performance"] });
@@ -416,6 +431,33 @@ describe("what the server sends back is not trusted, in redirects and odd times"
       const error = await rejection(cred.getToken(SCOPE));
       expect(error.code).toBe("token_request_rejected");
       expect(error.message).toMatch(/not a valid time/);
+    }
+  });
+});
+
+describe("echoes in a 200 and its headers", () => {
+  it("scrubs an echoed token_type and Content-Encoding from the message", async () => {
+    server.replies.push({
+      status: 200,
+      body: { token_type: SIGNATURE_LONG, expires_in: 3599, access_token: "a" },
+    });
+    server.replies.push({
+      handle: (_request, response) => {
+        response.writeHead(200, {
+          "content-type": "application/json",
+          "content-encoding": ASSERTION,
+        });
+        response.end("{}");
+      },
+    });
+    for (let i = 0; i < 2; i++) {
+      const error = await rejection(credential().getToken(SCOPE));
+      expect(error.code).toBe("invalid_token_response");
+      const printed = [error.message, JSON.stringify(error), inspect(error, { depth: 10 })].join(
+        "\n",
+      );
+      expect(printed).not.toContain(SIGNATURE_LONG.slice(0, 20));
+      expect(printed).not.toContain(PAYLOAD);
     }
   });
 });

@@ -158,6 +158,38 @@ describe("the cache's memory", () => {
     await cred.close();
   }, 60_000);
 
+  it("sweeps ended cool-downs even when no token was ever stored", async () => {
+    vi.useFakeTimers({ toFake: ["Date", "performance", "setInterval", "clearInterval"] });
+    const failing: FetchLike = async () => new Response("down", { status: 503 });
+    const cred = new ClientAssertionCredential(TENANT, CLIENT, () => ASSERTION, {
+      fetch: failing,
+      authorityHost: "https://login.microsoftonline.com",
+      retryOptions: { maxRetries: 0 },
+      maxCacheEntries: 50_000,
+    });
+    await cred.getToken("api://warm-up/.default").catch(() => undefined);
+    collectGarbage();
+    const before = process.memoryUsage().heapUsed;
+    const keys = 20_000;
+    for (let i = 0; i < keys; i += 500) {
+      await Promise.all(
+        Array.from({ length: 500 }, (_, j) =>
+          cred.getToken(`api://app-${i + j}/.default`).catch(() => undefined),
+        ),
+      );
+    }
+    collectGarbage();
+    const paused = process.memoryUsage().heapUsed;
+    console.log(
+      `heap per paused key: ${Math.round((paused - before) / keys)} bytes (${keys} keys)`,
+    );
+    vi.advanceTimersByTime(61_000); // every 5 s cool-down ended; the sweep timer ran
+    collectGarbage();
+    const swept = process.memoryUsage().heapUsed;
+    expect(swept - before).toBeLessThan((paused - before) / 4);
+    await cred.close();
+  }, 60_000);
+
   it("keeps at most maxCacheEntries tokens", async () => {
     const { cred, requests } = countingCredential(100);
     for (let i = 0; i < 1000; i++) await cred.getToken(`api://app-${i}/.default`);
