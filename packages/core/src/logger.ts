@@ -1,4 +1,70 @@
-import { createClientLogger } from "@azure/logger";
+import type { AzureLogger } from "@azure/logger";
 
-/** The `fedcred` logger of `@azure/logger`: `AZURE_LOG_LEVEL=info` shows one line per token request. */
-export const logger: ReturnType<typeof createClientLogger> = createClientLogger("fedcred");
+type Level = "error" | "warning" | "info" | "verbose";
+type LoggerModule = typeof import("@azure/logger");
+type ClientLogger = ReturnType<LoggerModule["createClientLogger"]>;
+
+/**
+ * The `fedcred` logger of `@azure/logger` (`AZURE_LOG_LEVEL=info` shows one line per token
+ * request), loaded on first use rather than on import: `@azure/logger` costs more to load than
+ * the rest of core together. A CommonJS build loads it with `require` at once; an ES module
+ * build with `import()`, holding the first lines until it has loaded (a few microtasks when the
+ * application already imported it). Each build reaches the `@azure/logger` instance an
+ * application of its own kind configures with `setLogLevel` and `AzureLogger.log`.
+ */
+export interface FedcredLogger {
+  error(message: string): void;
+  warning(message: string): void;
+  info(message: string): void;
+  verbose(message: string): void;
+}
+
+const MAX_HELD_LINES = 1000;
+let client: ClientLogger | undefined;
+let held: Array<[Level, string]> | undefined;
+
+/** The module format of this build, set by the build (`tsdown.base.ts`). */
+declare const __MODULE_FORMAT__: "esm" | "cjs";
+
+function commonJsRequire(): NodeJS.Require | undefined {
+  return __MODULE_FORMAT__ === "cjs" ? require : undefined;
+}
+
+function emit(level: Level, message: string): void {
+  if (client !== undefined) {
+    client[level](message);
+    return;
+  }
+  const load = commonJsRequire();
+  if (load !== undefined) {
+    client = (load("@azure/logger") as LoggerModule).createClientLogger("fedcred");
+    client[level](message);
+    return;
+  }
+  if (held !== undefined) {
+    // Bounded, should @azure/logger take long to load.
+    if (held.length < MAX_HELD_LINES) held.push([level, message]);
+    return;
+  }
+  held = [[level, message]];
+  import("@azure/logger").then(
+    (module) => {
+      client = module.createClientLogger("fedcred");
+      for (const [heldLevel, heldMessage] of held ?? []) client[heldLevel](heldMessage);
+      held = undefined;
+    },
+    () => {
+      held = undefined;
+    },
+  );
+}
+
+/** The `fedcred` logger: `AZURE_LOG_LEVEL=info` shows one line per token request. */
+export const logger: FedcredLogger = {
+  error: (message) => emit("error", message),
+  warning: (message) => emit("warning", message),
+  info: (message) => emit("info", message),
+  verbose: (message) => emit("verbose", message),
+};
+
+export type { AzureLogger };

@@ -57,7 +57,10 @@ async function withLog<T>(work: () => Promise<T>): Promise<{ result: T; lines: s
   AzureLogger.log = (...args: unknown[]) => lines.push(args.join(" "));
   setLogLevel("info");
   try {
-    return { result: await work(), lines };
+    const result = await work();
+    // The first line loads @azure/logger (an ES module build holds lines until it has).
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    return { result, lines };
   } finally {
     AzureLogger.log = original;
     setLogLevel();

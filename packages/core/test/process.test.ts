@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ClientAssertionCredential, type FetchLike } from "../src/index.js";
 import {
   CLIENT,
@@ -97,6 +97,59 @@ describe.skipIf(!existsSync(DIST))("the process exits when its own work is done"
   }, 30_000);
 });
 
+describe.skipIf(!existsSync(DIST))("the built logger", () => {
+  const run = (args: string[]): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, args, {
+        cwd: fileURLToPath(new URL("..", import.meta.url)),
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      let out = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+      });
+      child.on("error", reject);
+      child.on("exit", () => resolve(out));
+    });
+  const construct = (module: string): string => `
+    const credential = new ${module}.ClientAssertionCredential(${JSON.stringify(TENANT)}, ${JSON.stringify(CLIENT)}, () => "a.b.c", {
+      authorityHost: "https://login.microsoftonline.com",
+      allowInsecureConnection: true,
+    });`;
+
+  it("reaches the @azure/logger a CommonJS application configures, at once", async () => {
+    const out = await run([
+      "-e",
+      `const { AzureLogger, setLogLevel } = require("@azure/logger");
+       setLogLevel("warning");
+       AzureLogger.log = (...args) => console.log("LOG", ...args);
+       const core = require(${JSON.stringify(DIST.replace(/\.mjs$/, ".cjs"))});
+       ${construct("core")}
+       console.log("constructed");`,
+    ]);
+    expect(out).toMatch(
+      /LOG azure:fedcred:warning options\.allowInsecureConnection has no effect[\s\S]*constructed/,
+    );
+  });
+
+  it("reaches the @azure/logger an ES module application configures, once it has loaded", async () => {
+    const out = await run([
+      "--input-type=module",
+      "-e",
+      `import { AzureLogger, setLogLevel } from "@azure/logger";
+       import * as core from ${JSON.stringify(DIST)};
+       setLogLevel("warning");
+       AzureLogger.log = (...args) => console.log("LOG", ...args);
+       ${construct("core")}
+       await new Promise((resolve) => setImmediate(resolve));
+       console.log("later");`,
+    ]);
+    expect(out).toMatch(
+      /LOG azure:fedcred:warning options\.allowInsecureConnection has no effect[\s\S]*later/,
+    );
+  });
+});
+
 function collectGarbage(): void {
   setFlagsFromString("--expose-gc");
   const gc = runInNewContext("gc") as () => void;
@@ -129,6 +182,14 @@ function countingCredential(maxCacheEntries: number): {
 }
 
 describe("the cache's memory", () => {
+  beforeAll(async () => {
+    // The first log line loads @azure/logger: let that happen before the heap is measured.
+    const { cred } = countingCredential(10);
+    await cred.getToken(SCOPE);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await cred.close();
+  });
+
   it("evicts expired entries, and records the heap per cached key", async () => {
     vi.useFakeTimers({ toFake: ["Date", "performance", "setInterval", "clearInterval"] });
     const cred = new ClientAssertionCredential(TENANT, CLIENT, () => ASSERTION, {

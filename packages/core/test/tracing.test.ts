@@ -274,6 +274,8 @@ describe("loading @azure/core-tracing", () => {
       const fresh = await import("../src/tracing.js");
       await expect(fresh.withTokenSpan(undefined, async () => "token")).resolves.toBe("token");
       await expect(fresh.withTokenSpan(undefined, async () => "again")).resolves.toBe("again");
+      // The logger loads @azure/logger on its first line.
+      await new Promise((resolve) => setTimeout(resolve, 50));
     } finally {
       vi.doUnmock("node:module");
       AzureLogger.log = log;
