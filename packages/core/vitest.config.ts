@@ -4,7 +4,10 @@ import { defineProject } from "vitest/config";
 const { version } = JSON.parse(readFileSync(new URL("package.json", import.meta.url), "utf8"));
 
 export default defineProject({
-  define: { __PACKAGE_VERSION__: JSON.stringify(version), __MODULE_FORMAT__: JSON.stringify("esm") },
+  define: {
+    __PACKAGE_VERSION__: JSON.stringify(version),
+    __MODULE_FORMAT__: JSON.stringify("esm"),
+  },
   test: {
     name: "core",
     include: ["test/**/*.test.ts"],
