@@ -1,4 +1,5 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
+import { raceAbort } from "./abort.js";
 import { createAccessToken, refreshDelay, safetyMargin } from "./access-token.js";
 import type { AssertionContext, AssertionFunc } from "./assertion.js";
 import { AZURE_AUTHORITY_HOST, AzureAuthorityHosts, normalizeAuthorityHost } from "./authority.js";
@@ -620,22 +621,4 @@ function logAccount(accessToken: string): void {
   logger.info(
     `[Authenticated account] Client ID: ${field("appid")}. Tenant ID: ${field("tid")}. Object ID: ${field("oid")}.`,
   );
-}
-
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortReason(signal));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -1,3 +1,4 @@
+import { raceAbort } from "./abort.js";
 import { abortReason, CredentialUnavailableError } from "./errors.js";
 import type { HttpClientLike, ProxySettings, TlsSettings } from "./options.js";
 import { type ProxyRules, readProxyRules } from "./proxy.js";
@@ -256,7 +257,11 @@ export function createTransport(options: TransportOptions = {}): Transport {
       // handshake behind it): the deadline and the caller's abort settle the request anyway.
       return route === undefined
         ? await direct.send(outgoing)
-        : await settleOnAbort(tunnels.send(outgoing, route), controller.signal);
+        : await raceAbort(
+            tunnels.send(outgoing, route),
+            controller.signal,
+            (signal) => signal.reason,
+          );
     } catch (error) {
       // The deadline or the caller's abort explains whatever the connection threw after it.
       if (controller.signal.aborted) throw controller.signal.reason;
@@ -275,27 +280,4 @@ export function createTransport(options: TransportOptions = {}): Transport {
       tunnels.close();
     },
   };
-}
-
-/** `work`, or a rejection with `signal`'s reason as soon as it aborts, whichever comes first. */
-function settleOnAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  work.catch(() => {});
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
