@@ -501,7 +501,11 @@ export class ClientAssertionCredential implements TokenCredential {
         throw new AuthenticationError(
           `${message.replace(/\.$/, "")} (${plural(attempt, "attempt")}).`,
           "token_request_failed",
-          { clientRequestId, retryAfterInMs: DEFAULT_COOL_DOWN_MS, cause: error },
+          {
+            clientRequestId,
+            retryAfterInMs: DEFAULT_COOL_DOWN_MS,
+            cause: scrubbed(error, scrubber(), { clientRequestId }),
+          },
         );
       }
       const { status } = response;
