@@ -26,9 +26,15 @@ function notRecoverable(error: Error): Error {
   );
 }
 
+/** Unrefs `socket` for good: undici refs a socket while a request uses it. */
+function neverRef(socket: { unref(): unknown; ref?: () => unknown }): void {
+  socket.unref();
+  socket.ref = () => socket;
+}
+
 type UnrefConnector = (
   options: object,
-  callback: (error: Error | null, socket: { unref(): unknown } | null) => void,
+  callback: (error: Error | null, socket: { unref(): unknown; ref?: () => unknown } | null) => void,
 ) => void;
 
 /**
@@ -86,7 +92,10 @@ export class TunnelConnections {
     const servername = request.tls?.servername;
     const authorization = route.authorization();
     // No await from here on: concurrent first requests share one agent.
-    const key = JSON.stringify([route.uri, destination.key, servername]);
+    // Background requests get tunnels of their own that can never hold the event loop, even
+    // while a request waits in them; foreground tunnels are held by their requests' deadlines.
+    const background = request.background === true;
+    const key = JSON.stringify([route.uri, destination.key, servername, background]);
     const existing = this.#agents.get(key);
     if (existing !== undefined) return existing;
     const requestTls = {
@@ -102,9 +111,10 @@ export class TunnelConnections {
         return new Pool(origin, {
           ...options,
           connect: ((connectOptions: object, callback: Parameters<UnrefConnector>[1]) =>
-            connect(connectOptions, (error, socket) =>
-              callback(error === null ? null : notRecoverable(error), socket),
-            )) as unknown,
+            connect(connectOptions, (error, socket) => {
+              if (background && socket != null) neverRef(socket);
+              callback(error === null ? null : notRecoverable(error), socket);
+            })) as unknown,
         } as ConstructorParameters<typeof Pool>[1]);
       },
       uri: route.uri,
@@ -123,7 +133,10 @@ export class TunnelConnections {
           headersTimeout: 60_000,
           connect: ((connectOptions: object, callback: Parameters<UnrefConnector>[1]) =>
             connect(connectOptions, (error, socket) => {
-              socket?.unref();
+              if (socket != null) {
+                if (background) neverRef(socket);
+                else socket.unref();
+              }
               callback(error, socket);
             })) as unknown,
         } as ConstructorParameters<typeof Pool>[1]);

@@ -31,6 +31,8 @@ const PROXY_ENV = [
 let authority: TlsAuthority;
 /** When set, Entra's answers carry this refresh_in. */
 let refreshIn: number | undefined;
+/** When set, Entra answers no request from this one on (1-based). */
+let hangFrom: number | undefined;
 const DIST = fileURLToPath(new URL("../dist/index.mjs", import.meta.url));
 let entra: Server;
 let entraPort: number;
@@ -53,6 +55,7 @@ beforeAll(async () => {
           host: request.headers.host,
           form: new URLSearchParams(body),
         });
+        if (hangFrom !== undefined && seen.length >= hangFrom) return; // never answers
         // A tunnel per request: a refresh has to open one of its own.
         response.writeHead(200, { "content-type": "application/json", connection: "close" });
         response.end(
@@ -77,6 +80,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   refreshIn = undefined;
+  hangFrom = undefined;
   for (const close of closers.splice(0).reverse()) await close();
   for (const [name, value] of savedEnv) {
     if (value === undefined) delete process.env[name];
@@ -192,10 +196,14 @@ describe("a proxy that misbehaves", () => {
     expect(Date.now() - abortedAt).toBeLessThan(1000);
   });
 
-  for (const later of ["silent", "close"] as const) {
-    it(`lets the process exit while a background refresh waits on a ${later} proxy`, async () => {
+  for (const later of ["silent", "close", "an endpoint that never answers"] as const) {
+    it(`lets the process exit while a background refresh waits on ${later === "an endpoint that never answers" ? later : `a ${later} proxy`}`, async () => {
       setEnv({});
-      const proxy = await flakyProxy(later);
+      const proxy =
+        later === "an endpoint that never answers"
+          ? await flakyProxy("close", Number.POSITIVE_INFINITY)
+          : await flakyProxy(later);
+      if (later === "an endpoint that never answers") hangFrom = 2;
       const script = `
         import { ClientAssertionCredential } from ${JSON.stringify(DIST)};
         const credential = new ClientAssertionCredential(${JSON.stringify(TENANT)}, ${JSON.stringify(CLIENT)}, () => ${JSON.stringify(ASSERTION)}, {
