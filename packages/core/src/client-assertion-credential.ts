@@ -11,7 +11,7 @@ import {
   FedcredError,
 } from "./errors.js";
 import { tryDecodeJwtPayload } from "./jwt.js";
-import { logger } from "./logger.js";
+import { loadLogger, logger } from "./logger.js";
 import { type ClientAssertionCredentialOptions, ignoredOptionWarnings } from "./options.js";
 import {
   backoffDelay,
@@ -221,7 +221,13 @@ export class ClientAssertionCredential implements TokenCredential {
         "options.httpClient must be an HttpClient of @azure/core-rest-pipeline (an object with sendRequest).",
       );
     }
+    loadLogger();
     const prefix = options.userAgentOptions?.userAgentPrefix;
+    if (prefix != null && (typeof prefix !== "string" || !/^[\x20-\x7e]{0,256}$/.test(prefix))) {
+      throw invalidOption(
+        `options.userAgentOptions.userAgentPrefix must be printable ASCII (a User-Agent header value) of at most 256 characters, got ${typeof prefix === "string" ? JSON.stringify(prefix.slice(0, 80)) : describeValue(prefix)}.`,
+      );
+    }
     this.#userAgent = `${prefix ? `${prefix} ` : ""}fedcred-core/${VERSION} Node/${process.versions.node}`;
     this.#logAccountIdentifiers = options.loggingOptions?.allowLoggingAccountIdentifiers === true;
     // httpClient wins over fetch; an injected one brings its own proxy and TLS handling.
@@ -620,8 +626,14 @@ function durationSince(start: number): string {
 /** Logs whom Entra issued the token to (`loggingOptions.allowLoggingAccountIdentifiers`), as `@azure/identity` does. */
 function logAccount(accessToken: string): void {
   const claims = tryDecodeJwtPayload(accessToken);
-  const field = (name: string): string =>
-    typeof claims?.[name] === "string" ? (claims[name] as string) : "(none)";
+  // What the token says is the server's word: print only what looks like an id.
+  const field = (name: string): string => {
+    const value = claims?.[name];
+    if (value === undefined) return "(none)";
+    return typeof value === "string" && /^[0-9A-Za-z._@-]{1,128}$/.test(value)
+      ? value
+      : "(not an id)";
+  };
   logger.info(
     `[Authenticated account] Client ID: ${field("appid")}. Tenant ID: ${field("tid")}. Object ID: ${field("oid")}.`,
   );

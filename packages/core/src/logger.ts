@@ -30,23 +30,21 @@ function commonJsRequire(): NodeJS.Require | undefined {
   return __MODULE_FORMAT__ === "cjs" ? require : undefined;
 }
 
-function emit(level: Level, message: string): void {
-  if (client !== undefined) {
-    client[level](message);
-    return;
-  }
+let loading = false;
+
+/**
+ * Starts loading `@azure/logger` (a credential calls it when it is constructed, so the logger is
+ * there long before its first token request ends). In the CommonJS build it loads at once.
+ */
+export function loadLogger(): void {
+  if (client !== undefined || loading) return;
   const load = commonJsRequire();
   if (load !== undefined) {
     client = (load("@azure/logger") as LoggerModule).createClientLogger("fedcred");
-    client[level](message);
     return;
   }
-  if (held !== undefined) {
-    // Bounded, should @azure/logger take long to load.
-    if (held.length < MAX_HELD_LINES) held.push([level, message]);
-    return;
-  }
-  held = [[level, message]];
+  loading = true;
+  held = [];
   import("@azure/logger").then(
     (module) => {
       client = module.createClientLogger("fedcred");
@@ -57,6 +55,16 @@ function emit(level: Level, message: string): void {
       held = undefined;
     },
   );
+}
+
+function emit(level: Level, message: string): void {
+  if (client === undefined) loadLogger();
+  if (client !== undefined) {
+    client[level](message);
+    return;
+  }
+  // Bounded, should @azure/logger take long to load.
+  if (held !== undefined && held.length < MAX_HELD_LINES) held.push([level, message]);
 }
 
 /** The `fedcred` logger: `AZURE_LOG_LEVEL=info` shows one line per token request. */

@@ -18,9 +18,10 @@ export function checkScopes(scopes: string | readonly string[]): readonly string
         'A scope is empty: pass scopes such as "https://storage.azure.com/.default".',
       );
     }
-    if (/\s/.test(scope)) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+    if (/[\s\u0000-\u001f\u007f]/.test(scope)) {
       throw invalidScopes(
-        `The scope "${scope}" holds whitespace: pass each scope as its own array element.`,
+        `The scope ${JSON.stringify(scope)} holds whitespace or control characters: pass each scope as its own array element.`,
       );
     }
   }

@@ -306,6 +306,30 @@ describe("options of @azure/identity", () => {
     expect(lines.join("\n")).not.toContain(accessToken);
   });
 
+  it("prints only what looks like an id from the token's appid, tid and oid", async () => {
+    const accessToken = fakeJwt({
+      appid: `x\nazure:fedcred:info forged line`,
+      tid: "t\u001b[2J",
+      oid: "o".repeat(5000),
+    });
+    server.replies.push(tokenSuccess(accessToken));
+    const { lines } = await withLog(() =>
+      credential({ loggingOptions: { allowLoggingAccountIdentifiers: true } }).getToken(SCOPE),
+    );
+    const line = lines.find((l) => l.includes("[Authenticated account]")) ?? "";
+    expect(line).toBe(
+      "azure:fedcred:info [Authenticated account] Client ID: (not an id). Tenant ID: (not an id). Object ID: (not an id).",
+    );
+  });
+
+  it("refuses a userAgentPrefix that cannot be a header value, at construction", () => {
+    for (const userAgentPrefix of ["app/1.0\r\nX-Injected: 1", "アプリ/1.0", "x".repeat(300)]) {
+      expect(() => credential({ userAgentOptions: { userAgentPrefix } })).toThrow(
+        CredentialUnavailableError,
+      );
+    }
+  });
+
   it("logs no account identifiers by default", async () => {
     server.replies.push(tokenSuccess(fakeJwt({ appid: CLIENT, tid: TENANT, oid: "oid-123" })));
     const { lines } = await withLog(() => credential().getToken(SCOPE));

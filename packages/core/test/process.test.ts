@@ -132,6 +132,29 @@ describe.skipIf(!existsSync(DIST))("the built logger", () => {
     );
   });
 
+  it("prints an ES module application's lines before it exits in its catch", async () => {
+    const out = await run([
+      "--input-type=module",
+      "-e",
+      `import { AzureLogger, setLogLevel } from "@azure/logger";
+       import * as core from ${JSON.stringify(DIST)};
+       setLogLevel("info");
+       AzureLogger.log = (...args) => console.log("LOG", ...args);
+       const credential = new core.ClientAssertionCredential(${JSON.stringify(TENANT)}, ${JSON.stringify(CLIENT)}, () => "a.b.c", {
+         authorityHost: "http://127.0.0.1:9", retryOptions: { maxRetries: 0 },
+       });
+       try {
+         await credential.getToken(${JSON.stringify(SCOPE)});
+       } catch (error) {
+         console.log("APP failed:", error.code);
+         process.exit(1);
+       }`,
+    ]);
+    expect(out).toMatch(
+      /LOG azure:fedcred:info token request [^\n]*failed[\s\S]*APP failed: token_request_failed/,
+    );
+  });
+
   it("reaches the @azure/logger an ES module application configures, once it has loaded", async () => {
     const out = await run([
       "--input-type=module",
