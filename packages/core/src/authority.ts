@@ -1,4 +1,4 @@
-import { CredentialUnavailableError } from "./errors.js";
+import { invalidConfiguration } from "./errors.js";
 import { sameTenant } from "./tenant.js";
 import { isLoopbackHostname } from "./url-safety.js";
 
@@ -37,10 +37,6 @@ export const AZURE_AUTHORITY_HOST = "AZURE_AUTHORITY_HOST";
 
 const EXPECTED_FORM = `such as ${AzureAuthorityHosts.AzurePublicCloud} (a gateway may add a path prefix)`;
 
-function invalidAuthority(message: string): CredentialUnavailableError {
-  return new CredentialUnavailableError(message, "invalid_configuration");
-}
-
 /**
  * Normalises an authority host: a bare host gets `https://`, trailing slashes go, `https` is
  * required except for literal loopback hosts (local emulators). A last path segment that is the
@@ -55,7 +51,7 @@ export function normalizeAuthorityHost(value: string, source: string, tenantId: 
   try {
     url = new URL(withScheme);
   } catch {
-    throw invalidAuthority(
+    throw invalidConfiguration(
       `${source} is not a valid authority host URL: ${JSON.stringify(value)}. Use a host ${EXPECTED_FORM}.`,
     );
   }
@@ -63,18 +59,18 @@ export function normalizeAuthorityHost(value: string, source: string, tenantId: 
     url.protocol !== "https:" &&
     !(url.protocol === "http:" && isLoopbackHostname(url.hostname))
   ) {
-    throw invalidAuthority(
+    throw invalidConfiguration(
       `${source} must use https: ${JSON.stringify(url.origin)}. Plain http is accepted only for loopback hosts (localhost, 127.0.0.0/8, [::1]) such as local emulators.`,
     );
   }
   if (url.search || url.hash || url.username || url.password || /[?#]$/.test(trimmed)) {
-    throw invalidAuthority(
+    throw invalidConfiguration(
       `${source} must be a plain authority host without query, fragment or user info: ${JSON.stringify(`${url.origin}${url.pathname}`)}. Use a host ${EXPECTED_FORM}.`,
     );
   }
   const segments = url.pathname.split("/").filter((segment) => segment !== "");
   if (/(^|\/)oauth2(\/|$)/i.test(safeDecode(url.pathname))) {
-    throw invalidAuthority(
+    throw invalidConfiguration(
       `${source} is a token endpoint URL (${JSON.stringify(`${url.origin}${url.pathname}`)}); give the authority host only, ${EXPECTED_FORM}: fedcred adds /{tenantId}/oauth2/v2.0/token.`,
     );
   }

@@ -9,6 +9,7 @@ import {
   abortReason,
   CredentialUnavailableError,
   FedcredError,
+  invalidConfiguration,
 } from "./errors.js";
 import { tryDecodeJwtPayload } from "./jwt.js";
 import { loadLogger, logger } from "./logger.js";
@@ -24,6 +25,7 @@ import {
 import { checkScopes, scopesKey } from "./scopes.js";
 import { createScrubber } from "./scrub.js";
 import { checkTenantId, resolveTenant } from "./tenant.js";
+import { describeValue, plural } from "./text.js";
 import {
   type AcquireContext,
   type AcquiredToken,
@@ -46,16 +48,9 @@ export const MAX_TOKEN_RESPONSE_BYTES: number = 1024 * 1024;
 /** How long a key cools down after a transient failure when the server named no `Retry-After`. */
 export const DEFAULT_COOL_DOWN_MS: number = 5_000;
 
-function describeValue(value: unknown): string {
-  if (value === undefined) return "nothing (undefined)";
-  if (value === null) return "null";
-  if (typeof value === "string") return value.trim() === "" ? "an empty string" : "a string";
-  if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : `a ${typeof value}`;
-}
-
-function invalidOption(message: string): CredentialUnavailableError {
-  return new CredentialUnavailableError(message, "invalid_configuration");
+/** A number as it is, anything else described: for options that must be numbers. */
+function describeNumber(value: unknown): string {
+  return typeof value === "number" ? String(value) : describeValue(value);
 }
 
 /** A duration option in ms: a finite number from `min` to 2^31 - 1 (Node's longest timer). */
@@ -67,8 +62,8 @@ function duration(value: unknown, name: string, fallback: number, min: number): 
     value < min ||
     value > MAX_TIMER_DELAY_MS
   ) {
-    throw invalidOption(
-      `${name} must be a number of milliseconds from ${min} to 2147483647, got ${typeof value === "number" ? value : describeValue(value)}.`,
+    throw invalidConfiguration(
+      `${name} must be a number of milliseconds from ${min} to 2147483647, got ${describeNumber(value)}.`,
     );
   }
   return value;
@@ -77,8 +72,8 @@ function duration(value: unknown, name: string, fallback: number, min: number): 
 function retryCount(value: unknown, name: string): number {
   if (value === undefined) return 3;
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 100) {
-    throw invalidOption(
-      `${name} must be a whole number from 0 to 100, got ${typeof value === "number" ? value : describeValue(value)}.`,
+    throw invalidConfiguration(
+      `${name} must be a whole number from 0 to 100, got ${describeNumber(value)}.`,
     );
   }
   return value;
@@ -92,10 +87,6 @@ function toAbortSignal(signal: GetTokenOptions["abortSignal"]): AbortSignal | un
   if (signal.aborted) controller.abort();
   else signal.addEventListener("abort", () => controller.abort());
   return controller.signal;
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
 /**
@@ -157,12 +148,12 @@ export class ClientAssertionCredential implements TokenCredential {
     }
     // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
     if (/[\s\u0000-\u001f\u007f]/.test(clientId)) {
-      throw invalidOption(
+      throw invalidConfiguration(
         `clientId holds whitespace or control characters: ${JSON.stringify(clientId)}. Pass the application (client) id exactly, a GUID such as 11111111-2222-3333-4444-555555555555.`,
       );
     }
     if (typeof getAssertion !== "function") {
-      throw invalidOption(
+      throw invalidConfiguration(
         `getAssertion must be a function that returns the client assertion (a JWT), got ${describeValue(getAssertion)}.`,
       );
     }
@@ -179,7 +170,7 @@ export class ClientAssertionCredential implements TokenCredential {
     );
     const allowed = options.additionallyAllowedTenants ?? [];
     if (!Array.isArray(allowed)) {
-      throw invalidOption(
+      throw invalidConfiguration(
         'options.additionallyAllowedTenants must be an array of tenant ids (or ["*"]).',
       );
     }
@@ -209,22 +200,22 @@ export class ClientAssertionCredential implements TokenCredential {
     );
     const maxEntries = options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES;
     if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-      throw invalidOption(
-        `options.maxCacheEntries must be a whole number of at least 1, got ${typeof maxEntries === "number" ? maxEntries : describeValue(maxEntries)}.`,
+      throw invalidConfiguration(
+        `options.maxCacheEntries must be a whole number of at least 1, got ${describeNumber(maxEntries)}.`,
       );
     }
     if (options.fetch !== undefined && typeof options.fetch !== "function") {
-      throw invalidOption("options.fetch must be a fetch function.");
+      throw invalidConfiguration("options.fetch must be a fetch function.");
     }
     if (options.httpClient !== undefined && typeof options.httpClient?.sendRequest !== "function") {
-      throw invalidOption(
+      throw invalidConfiguration(
         "options.httpClient must be an HttpClient of @azure/core-rest-pipeline (an object with sendRequest).",
       );
     }
     loadLogger();
     const prefix = options.userAgentOptions?.userAgentPrefix;
     if (prefix != null && (typeof prefix !== "string" || !/^[\x20-\x7e]{0,256}$/.test(prefix))) {
-      throw invalidOption(
+      throw invalidConfiguration(
         `options.userAgentOptions.userAgentPrefix must be printable ASCII (a User-Agent header value) of at most 256 characters, got ${typeof prefix === "string" ? JSON.stringify(prefix.slice(0, 80)) : describeValue(prefix)}.`,
       );
     }

@@ -219,6 +219,17 @@ export class AuthenticationError extends FedcredError {
   }
 }
 
+/**
+ * A {@link CredentialUnavailableError} with code `invalid_configuration`: an option, parameter or
+ * environment value that cannot be used, named in `message`.
+ */
+export function invalidConfiguration(
+  message: string,
+  options?: { cause?: unknown },
+): CredentialUnavailableError {
+  return new CredentialUnavailableError(message, "invalid_configuration", options);
+}
+
 /** Why `signal` aborted: its reason when that is an error (a closed credential), else an `AbortError`. */
 export function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof Error && signal.reason.name !== "TimeoutError"

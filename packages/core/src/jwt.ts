@@ -1,4 +1,5 @@
 import { FedcredError } from "./errors.js";
+import { describeValue, plural } from "./text.js";
 
 /**
  * The registered claims of a JWT that fedcred reads, plus any others.
@@ -46,7 +47,7 @@ export function decodeJwtPayload(token: string): JwtClaims {
   const parts = typeof token === "string" ? token.split(".") : [];
   if (parts.length !== 3 && parts.length !== 5) {
     throw notAJwt(
-      `The value is not a compact JWT: expected three dot-separated parts, got ${typeof token === "string" ? `${parts.length} part${parts.length === 1 ? "" : "s"}` : `a ${token === null ? "null" : typeof token}`}.`,
+      `The value is not a compact JWT: expected three dot-separated parts, got ${typeof token === "string" ? plural(parts.length, "part") : describeValue(token)}.`,
     );
   }
   let payload: unknown;

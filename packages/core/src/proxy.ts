@@ -1,4 +1,4 @@
-import { CredentialUnavailableError } from "./errors.js";
+import { invalidConfiguration } from "./errors.js";
 import type { ProxySettings } from "./options.js";
 import { isLoopbackHostname } from "./url-safety.js";
 
@@ -63,10 +63,6 @@ function basic(username: string, password: string): string {
   return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
 }
 
-function invalid(message: string): CredentialUnavailableError {
-  return new CredentialUnavailableError(message, "invalid_configuration");
-}
-
 /** A proxy URL as `new URL` reads it; a bare `host:port` gets `http://`. */
 function parseProxyUrl(value: string): URL | undefined {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
@@ -79,7 +75,7 @@ function parseProxyUrl(value: string): URL | undefined {
 
 function checkScheme(url: URL, source: string): void {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw invalid(
+    throw invalidConfiguration(
       `The proxy from ${source} uses ${url.protocol.slice(0, -1)}; fedcred supports http and https proxies only.`,
     );
   }
@@ -88,14 +84,16 @@ function checkScheme(url: URL, source: string): void {
 function routeFromSettings(settings: ProxySettings): ProxyRoute {
   const url = typeof settings?.host === "string" ? parseProxyUrl(settings.host) : undefined;
   if (url === undefined || url.hostname === "") {
-    throw invalid(
+    throw invalidConfiguration(
       'proxyOptions.host must be the proxy\'s URL, such as "http://proxy.corp.example".',
     );
   }
   checkScheme(url, "proxyOptions");
   const port = settings.port;
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw invalid(`proxyOptions.port must be a port number from 1 to 65535, got ${String(port)}.`);
+    throw invalidConfiguration(
+      `proxyOptions.port must be a port number from 1 to 65535, got ${String(port)}.`,
+    );
   }
   url.port = String(port);
   const authorization = settings.username
@@ -108,7 +106,9 @@ function routeFromEnvironment(name: string, value: string): ProxyRoute {
   const url = parseProxyUrl(value);
   if (url === undefined || url.hostname === "") {
     // The value may hold a password: never quote it.
-    throw invalid(`${name} is not a proxy URL such as http://proxy.corp.example:3128.`);
+    throw invalidConfiguration(
+      `${name} is not a proxy URL such as http://proxy.corp.example:3128.`,
+    );
   }
   checkScheme(url, name);
   const authorization = url.username
@@ -185,7 +185,7 @@ export function readProxyRules(
     routeFor(url) {
       if (route === undefined && failure === undefined) return undefined;
       if (isLoopbackHostname(url.hostname) || bypasses(noProxy, url)) return undefined;
-      if (failure !== undefined) throw invalid(failure);
+      if (failure !== undefined) throw invalidConfiguration(failure);
       return route;
     },
   };

@@ -1,4 +1,5 @@
 import { CredentialUnavailableError } from "./errors.js";
+import { describeValue } from "./text.js";
 
 /**
  * The environment variable that, set to `true`, pins every request to the configured tenant.
@@ -19,7 +20,7 @@ const TENANT_ID = /^[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*$/;
 export function checkTenantId(tenantId: unknown, source: string): asserts tenantId is string {
   if (typeof tenantId !== "string" || tenantId.length === 0) {
     throw new CredentialUnavailableError(
-      `${source} is required: pass the directory (tenant) id of the app registration${tenantId === undefined || tenantId === "" ? "" : `, got ${typeof tenantId === "string" ? "an empty string" : `a ${tenantId === null ? "null" : typeof tenantId}`}`}.`,
+      `${source} is required: pass the directory (tenant) id of the app registration${tenantId === undefined ? "" : `, got ${describeValue(tenantId)}`}.`,
       "missing_configuration",
     );
   }

@@ -1,5 +1,6 @@
 import type { AccessToken } from "@azure/core-auth";
 import { AuthenticationError, abortError } from "./errors.js";
+import { plural } from "./text.js";
 
 /** What one cached token is for. */
 export interface TokenKey {
@@ -228,7 +229,7 @@ export class TokenCache {
     }
     const retryAfterInMs = Math.ceil(remaining);
     return new AuthenticationError(
-      `Token requests for tenant ${key.tenantId} and scopes ${key.scopesKey} are paused for ${formatSeconds(retryAfterInMs)} after the last one failed, so nothing was sent: ${coolDown.cause.message}`,
+      `Token requests for tenant ${key.tenantId} and scopes ${key.scopesKey} are paused for ${plural(Math.ceil(retryAfterInMs / 1000), "second")} after the last one failed, so nothing was sent: ${coolDown.cause.message}`,
       "throttled",
       {
         statusCode: coolDown.cause.statusCode,
@@ -414,9 +415,4 @@ function noop(): void {}
 
 function keyOf(key: TokenKey): string {
   return `${key.tenantKey}\u0000${key.enableCae ? 1 : 0}\u0000${key.scopesKey}`;
-}
-
-function formatSeconds(ms: number): string {
-  const seconds = Math.ceil(ms / 1000);
-  return `${seconds} second${seconds === 1 ? "" : "s"}`;
 }

@@ -1,7 +1,8 @@
 import { raceAbort } from "./abort.js";
-import { abortReason, CredentialUnavailableError } from "./errors.js";
+import { abortReason, invalidConfiguration } from "./errors.js";
 import type { HttpClientLike, ProxySettings, TlsSettings } from "./options.js";
 import { type ProxyRules, readProxyRules } from "./proxy.js";
+import { MAX_TIMER_DELAY_MS } from "./retry.js";
 import {
   bodyTooLarge,
   connectionFailure,
@@ -135,32 +136,28 @@ export interface Transport {
   close(): void;
 }
 
-const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
-
-function invalid(message: string): CredentialUnavailableError {
-  return new CredentialUnavailableError(message, "invalid_configuration");
-}
-
 /** The URL of a request, refused unless it is https, or http to a literal loopback host. */
 function checkUrl(value: string): URL {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw invalid("The request URL is not an absolute URL.");
+    throw invalidConfiguration("The request URL is not an absolute URL.");
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw invalid(
+    throw invalidConfiguration(
       `fedcred sends requests over https only (plain http to loopback hosts), not ${url.protocol.slice(0, -1)}.`,
     );
   }
   if (url.protocol === "http:" && !isLoopbackHostname(url.hostname)) {
-    throw invalid(
+    throw invalidConfiguration(
       `fedcred sends plain http only to loopback hosts (localhost, 127.x.x.x, [::1]): use https for ${displayUrl(url)}.`,
     );
   }
   if (url.username !== "" || url.password !== "") {
-    throw invalid(`The URL of ${displayUrl(url)} must not hold a user name or password.`);
+    throw invalidConfiguration(
+      `The URL of ${displayUrl(url)} must not hold a user name or password.`,
+    );
   }
   return url;
 }
@@ -187,7 +184,7 @@ function checkUrl(value: string): URL {
 export function createTransport(options: TransportOptions = {}): Transport {
   const { fetch: fetchImpl, httpClient } = options;
   if (fetchImpl !== undefined && httpClient !== undefined) {
-    throw invalid("Pass either fetch or httpClient, not both.");
+    throw invalidConfiguration("Pass either fetch or httpClient, not both.");
   }
   const injected = fetchImpl !== undefined || httpClient !== undefined;
   const proxies: ProxyRules | undefined = injected
