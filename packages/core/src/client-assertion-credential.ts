@@ -16,7 +16,6 @@ import { loadLogger, logger } from "./logger.js";
 import { type ClientAssertionCredentialOptions, ignoredOptionWarnings } from "./options.js";
 import {
   backoffDelay,
-  MAX_RETRY_AFTER_MS,
   MAX_TIMER_DELAY_MS,
   parseRetryAfter,
   RETRYABLE_STATUSES,
@@ -519,10 +518,7 @@ export class ClientAssertionCredential implements TokenCredential {
           sentAtWall,
         });
       }
-      // Retry-After 0, a past date or a fraction of a second would make no pause at all.
-      const retryAfter = atLeastASecond(
-        parseRetryAfter(response.headers.get("retry-after"), Date.now()),
-      );
+      const retryAfter = parseRetryAfter(response.headers.get("retry-after"), Date.now());
       if (RETRYABLE_STATUSES.has(status) && attempt <= this.#maxRetries) {
         const delay =
           retryAfter === undefined
@@ -541,12 +537,9 @@ export class ClientAssertionCredential implements TokenCredential {
         attempts: attempt,
       });
       logger.warning(`token request tenant=${key.tenantId} failed: ${error.message}`);
-      if (error.code !== "token_request_failed") throw error;
-      throw new AuthenticationError(error.message, error.code, {
-        statusCode: error.statusCode,
-        errorResponse: error.errorResponse,
+      throw scrubbed(error, scrubber(), {
         clientRequestId,
-        retryAfterInMs: Math.min(retryAfter ?? DEFAULT_COOL_DOWN_MS, MAX_RETRY_AFTER_MS),
+        retryAfterInMs: retryAfter ?? DEFAULT_COOL_DOWN_MS,
       });
     }
   }
@@ -604,10 +597,6 @@ function scrubbed(
     retryAfterInMs,
     ...(message === error.message ? { cause: error.cause } : {}),
   });
-}
-
-function atLeastASecond(ms: number | undefined): number | undefined {
-  return ms === undefined || ms < 1000 ? undefined : ms;
 }
 
 function durationSince(start: number): string {

@@ -25,14 +25,23 @@ export interface RetryOptions {
 /** Statuses that say "try again": timeout, throttling, and server-side failures. */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 
-/** The wait a `Retry-After` header asks for, in ms (seconds or an HTTP date), or undefined. */
+/**
+ * The wait a `Retry-After` header asks for, in ms (seconds or an HTTP date), capped at an hour;
+ * undefined when there is none, or when it asks for less than a second (`0`, a past date), which
+ * would make no pause at all.
+ */
 export function parseRetryAfter(value: string | null, now: number): number | undefined {
   if (value === null || value.trim() === "") return undefined;
   const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.min(Number(trimmed) * 1000, MAX_RETRY_AFTER_MS);
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.min(Math.max(0, date - now), MAX_RETRY_AFTER_MS);
+  let wait: number;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) {
+    wait = Number(trimmed) * 1000;
+  } else {
+    const date = Date.parse(trimmed);
+    if (Number.isNaN(date)) return undefined;
+    wait = date - now;
+  }
+  return wait < 1000 ? undefined : Math.min(wait, MAX_RETRY_AFTER_MS);
 }
 
 /** The longest `Retry-After` honoured: one hour, as MSAL caps it. */

@@ -37,12 +37,11 @@ function parseJson(body: string): unknown {
   }
 }
 
-function bodyKind(body: string): string {
+/** What a body that is not the expected answer is; `json` is what `parseJson` made of it. */
+function bodyKind(body: string, json: unknown): string {
   if (body.trim() === "") return "an empty body";
   if (/^\s*</.test(body)) return "an HTML or XML page";
-  return parseJson(body) === undefined
-    ? "a body that is not JSON"
-    : "JSON that is not an Entra error";
+  return json === undefined ? "a body that is not JSON" : "JSON that is not an Entra error";
 }
 
 function stringField(object: Record<string, unknown>, name: string): string | undefined {
@@ -153,9 +152,9 @@ function attemptsText(attempts: number | undefined): string {
   return ` after ${attempts} attempts`;
 }
 
-function answerWithoutEntraError(answer: FailedAnswer): string {
+function answerWithoutEntraError(answer: FailedAnswer, json: unknown): string {
   const { status, body, url } = answer;
-  const what = `${statusText(status)} with ${bodyKind(body)}${attemptsText(answer.attempts)}`;
+  const what = `${statusText(status)} with ${bodyKind(body, json)}${attemptsText(answer.attempts)}`;
   if (status === 429) {
     return `The token endpoint is throttling requests (${what}): wait before asking again; cache and reuse one credential per application.`;
   }
@@ -181,7 +180,7 @@ export function tokenErrorFromResponse(answer: FailedAnswer): AuthenticationErro
       ? toErrorResponse(json as Record<string, unknown>, answer.scrub)
       : undefined;
   if (!errorResponse) {
-    return new AuthenticationError(answerWithoutEntraError(answer), errorCode(status), {
+    return new AuthenticationError(answerWithoutEntraError(answer, json), errorCode(status), {
       statusCode: status,
       clientRequestId,
     });
@@ -218,7 +217,7 @@ export function parseTokenResponse(status: number, body: string): TokenResponse 
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw invalidResponse(
       status,
-      `The token endpoint answered ${status} with ${bodyKind(body)} instead of a JSON token response.`,
+      `The token endpoint answered ${status} with ${bodyKind(body, json)} instead of a JSON token response.`,
     );
   }
   const object = json as Record<string, unknown>;
