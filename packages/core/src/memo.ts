@@ -1,3 +1,4 @@
+import { raceAbort } from "./abort.js";
 import type { AssertionContext, AssertionFunc } from "./assertion.js";
 import { abortError, abortReason } from "./errors.js";
 import { tryDecodeJwtPayload } from "./jwt.js";
@@ -93,27 +94,7 @@ function join(
 ): Promise<string> {
   shared.waiters++;
   if (signal === undefined) return shared.promise;
-  if (signal.aborted) {
-    leave(shared, onAbandoned);
-    return Promise.reject(abortReason(signal));
-  }
-  return new Promise<string>((resolve, reject) => {
-    const onAbort = (): void => {
-      leave(shared, onAbandoned);
-      reject(abortReason(signal));
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    shared.promise.then(
-      (assertion) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(assertion);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
+  return raceAbort(shared.promise, signal, abortReason, () => leave(shared, onAbandoned));
 }
 
 function leave(shared: Shared, onAbandoned: () => void): void {

@@ -1,4 +1,5 @@
 import type { AccessToken } from "@azure/core-auth";
+import { raceAbort } from "./abort.js";
 import { AuthenticationError, abortError } from "./errors.js";
 import { plural } from "./text.js";
 
@@ -374,40 +375,30 @@ export class TokenCache {
 
   #wait(flight: Flight, signal: AbortSignal | undefined): Promise<AccessToken> {
     flight.waiters++;
-    // A caller waiting on a background refresh (whose sockets are unref'd) keeps the process alive.
-    const keepAlive = flight.detached ? setInterval(noop, 1 << 30) : undefined;
-    if (signal === undefined) {
-      return keepAlive === undefined
+    const waited =
+      signal === undefined
         ? flight.promise
-        : flight.promise.finally(() => clearInterval(keepAlive));
+        : raceAbort(
+            flight.promise,
+            signal,
+            () => abortError(),
+            () => this.#leave(flight),
+          );
+    if (!flight.detached) return waited;
+    // A caller waiting on a background refresh (whose sockets are unref'd) keeps the process alive.
+    const keepAlive = setInterval(noop, 1 << 30);
+    return waited.finally(() => clearInterval(keepAlive));
+  }
+
+  /** A caller stopped waiting: the last one of a caller-owned flight aborts it. */
+  #leave(flight: Flight): void {
+    flight.waiters--;
+    if (flight.waiters > 0 || flight.detached) return;
+    flight.controller.abort(abortError());
+    // Callers that come next start a fresh request instead of joining an aborted one.
+    if (flight.flightKey !== undefined && this.#flights.get(flight.flightKey) === flight) {
+      this.#flights.delete(flight.flightKey);
     }
-    return new Promise<AccessToken>((resolve, reject) => {
-      const onAbort = (): void => {
-        clearInterval(keepAlive);
-        flight.waiters--;
-        if (flight.waiters === 0 && !flight.detached) {
-          flight.controller.abort(abortError());
-          // Callers that come next start a fresh request instead of joining an aborted one.
-          if (flight.flightKey !== undefined && this.#flights.get(flight.flightKey) === flight) {
-            this.#flights.delete(flight.flightKey);
-          }
-        }
-        reject(abortError());
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      flight.promise.then(
-        (token) => {
-          clearInterval(keepAlive);
-          signal.removeEventListener("abort", onAbort);
-          resolve(token);
-        },
-        (error: unknown) => {
-          clearInterval(keepAlive);
-          signal.removeEventListener("abort", onAbort);
-          reject(error);
-        },
-      );
-    });
   }
 }
 
