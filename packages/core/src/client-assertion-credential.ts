@@ -13,7 +13,11 @@ import {
 } from "./errors.js";
 import { tryDecodeJwtPayload } from "./jwt.js";
 import { loadLogger, logger } from "./logger.js";
-import { type ClientAssertionCredentialOptions, ignoredOptionWarnings } from "./options.js";
+import {
+  type ClientAssertionCredentialOptions,
+  ignoredOptionWarnings,
+  injectedClientWarnings,
+} from "./options.js";
 import {
   backoffDelay,
   MAX_TIMER_DELAY_MS,
@@ -228,16 +232,9 @@ export class ClientAssertionCredential implements TokenCredential {
       fetch,
       httpClient: options.httpClient,
     });
-    const warnings = ignoredOptionWarnings(options);
-    const injected = options.httpClient !== undefined ? "httpClient" : fetch ? "fetch" : undefined;
-    for (const name of ["proxyOptions", "tlsOptions"] as const) {
-      if (injected !== undefined && options[name] != null) {
-        warnings.push(
-          `options.${name} has no effect: token requests go through options.${injected}, which makes its own connections; configure the proxy and TLS on it.`,
-        );
-      }
+    for (const warning of [...ignoredOptionWarnings(options), ...injectedClientWarnings(options)]) {
+      logger.warning(warning);
     }
-    for (const warning of warnings) logger.warning(warning);
     this.#cache = new TokenCache(
       (key, context) =>
         this.#requestToken(key, buildClaims(undefined, key.enableCae), context, undefined),

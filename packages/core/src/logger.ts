@@ -1,5 +1,3 @@
-import type { AzureLogger } from "@azure/logger";
-
 type Level = "error" | "warning" | "info" | "verbose";
 type LoggerModule = typeof import("@azure/logger");
 type ClientLogger = ReturnType<LoggerModule["createClientLogger"]>;
@@ -74,5 +72,3 @@ export const logger: FedcredLogger = {
   info: (message) => emit("info", message),
   verbose: (message) => emit("verbose", message),
 };
-
-export type { AzureLogger };

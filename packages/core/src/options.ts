@@ -273,6 +273,30 @@ export function ignoredOptionWarnings(options: ClientAssertionCredentialOptions)
 }
 
 /**
+ * One message for each of `proxyOptions` and `tlsOptions` set beside an injected `httpClient` or
+ * `fetch`: that client makes its own connections, so fedcred's settings do not reach it.
+ *
+ * @example
+ * ```ts
+ * import { injectedClientWarnings } from "./options.js";
+ *
+ * injectedClientWarnings({ fetch, proxyOptions: { host: "http://proxy", port: 3128 } });
+ * // ["options.proxyOptions has no effect: token requests go through options.fetch, ..."]
+ * ```
+ */
+export function injectedClientWarnings(options: ClientAssertionCredentialOptions): string[] {
+  const injected =
+    options.httpClient !== undefined ? "httpClient" : options.fetch ? "fetch" : undefined;
+  if (injected === undefined) return [];
+  return (["proxyOptions", "tlsOptions"] as const)
+    .filter((name) => isSet(options[name]))
+    .map(
+      (name) =>
+        `options.${name} has no effect: token requests go through options.${injected}, which makes its own connections; configure the proxy and TLS on it.`,
+    );
+}
+
+/**
  * A proxy to send requests through: the shape of `@azure/core-rest-pipeline`'s `ProxySettings`.
  *
  * @example
