@@ -1,5 +1,6 @@
 import type { AccessToken } from "@azure/core-auth";
 import { raceAbort } from "./abort.js";
+import { evictOldest } from "./bounded-map.js";
 import { AuthenticationError, abortError } from "./errors.js";
 import { plural } from "./text.js";
 
@@ -282,10 +283,7 @@ export class TokenCache {
     const flightKey = keyOf(key);
     this.#coolDowns.delete(flightKey);
     // Bounded like the tokens: the oldest pause goes first.
-    if (this.#coolDowns.size >= this.#maxEntries) {
-      const oldest = this.#coolDowns.keys().next().value;
-      if (oldest !== undefined) this.#coolDowns.delete(oldest);
-    }
+    evictOldest(this.#coolDowns, this.#maxEntries);
     this.#coolDowns.set(flightKey, { until: now() + error.retryAfterInMs, cause: error });
     this.#startSweeping();
   }

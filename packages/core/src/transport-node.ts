@@ -1,5 +1,6 @@
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { Agent as HttpsAgent } from "node:https";
+import { evictOldest } from "./bounded-map.js";
 import { type BodyLimit, contentCodings, readEncodedBody } from "./transport-body.js";
 import type { DestinationTls, TlsContexts } from "./transport-tls.js";
 
@@ -162,12 +163,7 @@ export class NodeConnections {
     const { key, secureContext } = await this.#tls.choose(tls);
     let agent = this.#httpsAgents.get(key);
     if (agent === undefined) {
-      if (this.#httpsAgents.size >= MAX_AGENTS) {
-        const [oldestKey, oldest] =
-          [...this.#httpsAgents].find(([candidate]) => candidate !== "") ?? [];
-        if (oldestKey !== undefined) this.#httpsAgents.delete(oldestKey);
-        oldest?.destroy();
-      }
+      evictOldest(this.#httpsAgents, MAX_AGENTS, "")?.destroy();
       agent = refusingMarkedSockets(
         new https.Agent({ keepAlive: true, ...(secureContext ? { secureContext } : {}) }),
       );

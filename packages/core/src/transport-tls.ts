@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { SecureContext } from "node:tls";
+import { evictOldest } from "./bounded-map.js";
 import { CredentialUnavailableError } from "./errors.js";
 import type { TlsSettings } from "./options.js";
 
@@ -69,10 +70,7 @@ export class TlsContexts {
     const key = ownCa === undefined ? "" : keyOf(ownCa);
     let created = this.#contexts.get(key);
     if (created === undefined) {
-      if (this.#contexts.size >= MAX_CONTEXTS) {
-        const oldest = [...this.#contexts.keys()].find((candidate) => candidate !== "");
-        if (oldest !== undefined) this.#contexts.delete(oldest);
-      }
+      evictOldest(this.#contexts, MAX_CONTEXTS, "");
       created = this.#create(ownCa);
       this.#contexts.set(key, created);
       // A configuration error is thrown afresh to every request.

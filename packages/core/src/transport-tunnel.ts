@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import type { ProxyAgent } from "undici";
+import { evictOldest } from "./bounded-map.js";
 import type { ProxyRoute } from "./proxy.js";
 import { readEncodedBody } from "./transport-body.js";
 import {
@@ -142,11 +143,9 @@ export class TunnelConnections {
         } as ConstructorParameters<typeof Pool>[1]);
       },
     });
-    if (this.#agents.size >= MAX_AGENTS) {
-      const [oldestKey, oldest] = [...this.#agents][0] ?? [];
-      if (oldestKey !== undefined) this.#agents.delete(oldestKey);
-      oldest?.destroy().catch(() => {});
-    }
+    evictOldest(this.#agents, MAX_AGENTS)
+      ?.destroy()
+      .catch(() => {});
     this.#agents.set(key, agent);
     return agent;
   }
