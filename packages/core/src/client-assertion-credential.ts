@@ -36,10 +36,16 @@ import {
   TokenCache,
   type TokenKey,
 } from "./token-cache.js";
+import { type TokenProxyRoute, tokenProxyRoute } from "./token-proxy.js";
 import { buildClaims, buildTokenRequest, tokenEndpointFor } from "./token-request.js";
 import { parseTokenResponse, tokenErrorFromResponse } from "./token-response.js";
 import { withTokenSpan } from "./tracing.js";
-import { createTransport, isRetryableTransportError, type Transport } from "./transport.js";
+import {
+  createTransport,
+  type DestinationTls,
+  isRetryableTransportError,
+  type Transport,
+} from "./transport.js";
 import { VERSION } from "./version.js";
 
 export type { ClientAssertionCredentialOptions };
@@ -125,6 +131,7 @@ export class ClientAssertionCredential implements TokenCredential {
   readonly #userAgent: string;
   readonly #logAccountIdentifiers: boolean;
   readonly #transport: Transport;
+  readonly #tokenProxy: TokenProxyRoute | undefined;
   readonly #cache: TokenCache;
   #closed = false;
 
@@ -224,6 +231,15 @@ export class ClientAssertionCredential implements TokenCredential {
     }
     this.#userAgent = `${prefix ? `${prefix} ` : ""}fedcred-core/${VERSION} Node/${process.versions.node}`;
     this.#logAccountIdentifiers = options.loggingOptions?.allowLoggingAccountIdentifiers === true;
+    this.#tokenProxy = tokenProxyRoute(options.tokenProxy);
+    if (
+      this.#tokenProxy?.tls !== undefined &&
+      (options.httpClient !== undefined || options.fetch !== undefined)
+    ) {
+      throw invalidConfiguration(
+        `options.tokenProxy.tls cannot be applied by an injected ${options.httpClient !== undefined ? "httpClient" : "fetch"}, which makes its own connections: drop one of them.`,
+      );
+    }
     // httpClient wins over fetch; an injected one brings its own proxy and TLS handling.
     const fetch = options.httpClient === undefined ? options.fetch : undefined;
     this.#transport = createTransport({
@@ -448,6 +464,10 @@ export class ClientAssertionCredential implements TokenCredential {
       assertion,
       claims,
     }).body;
+    const requestUrl =
+      this.#tokenProxy === undefined
+        ? tokenEndpoint
+        : tokenEndpointFor(this.#tokenProxy.base, key.tenantId);
     let scrub: ((text: string) => string) | undefined;
     const scrubber = (): ((text: string) => string) => {
       scrub ??= createScrubber(assertion);
@@ -458,10 +478,11 @@ export class ClientAssertionCredential implements TokenCredential {
       const sentAt = performance.now();
       const sentAtWall = Date.now();
       const log = `token request tenant=${key.tenantId} scopes=${key.scopesKey} client-request-id=${clientRequestId} attempt=${attempt}`;
+      const tls = await this.#tokenProxyTls();
       let response: Awaited<ReturnType<Transport["send"]>>;
       try {
         response = await this.#transport.send({
-          url: tokenEndpoint,
+          url: requestUrl,
           method: "POST",
           headers: {
             "content-type": "application/x-www-form-urlencoded;charset=UTF-8",
@@ -476,6 +497,7 @@ export class ClientAssertionCredential implements TokenCredential {
           maxBodyBytes: MAX_TOKEN_RESPONSE_BYTES,
           background,
           clientRequestId,
+          tls,
         });
       } catch (error) {
         if (signal.aborted) throw abortReason(signal);
@@ -527,7 +549,7 @@ export class ClientAssertionCredential implements TokenCredential {
       const error = tokenErrorFromResponse({
         status,
         body: response.body,
-        url: tokenEndpoint,
+        url: requestUrl,
         claims: tryDecodeJwtPayload(assertion),
         scrub: scrubber(),
         clientRequestId,
@@ -538,6 +560,21 @@ export class ClientAssertionCredential implements TokenCredential {
         clientRequestId,
         retryAfterInMs: retryAfter ?? DEFAULT_COOL_DOWN_MS,
       });
+    }
+  }
+
+  /** The token proxy's TLS settings for this request; a function is asked each time (CA rotation). */
+  async #tokenProxyTls(): Promise<DestinationTls | undefined> {
+    const tls = this.#tokenProxy?.tls;
+    if (typeof tls !== "function") return tls;
+    try {
+      return await tls();
+    } catch (error) {
+      if (FedcredError.isInstance(error)) throw error;
+      throw invalidConfiguration(
+        `options.tokenProxy.tls failed: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
     }
   }
 

@@ -2,6 +2,14 @@ import type { JwtClaims } from "./jwt.js";
 
 const FIC_MISMATCH = new Set([70021, 700211, 700212, 700213, 7002138]);
 
+/** The audience of service-account tokens meant for an AKS identity binding's token proxy. */
+const AKS_IDENTITY_BINDING_AUDIENCE = "api://AKSIdentityBinding";
+
+function audiences(claims: JwtClaims | undefined): unknown[] {
+  const aud = claims?.aud;
+  return Array.isArray(aud) ? aud : [aud];
+}
+
 function quote(value: unknown): string {
   if (value === undefined) return "(none)";
   return JSON.stringify(value);
@@ -46,9 +54,14 @@ export function hintFor(
         return "The assertion's signature or key is not registered on the app: upload the certificate (or check the thumbprint) in the app registration.";
       case 70021:
       case 700211:
-        return `No federated identity credential of the app has this issuer (issuers must match exactly). ${describeAssertion(claims)}`;
       case 700212:
-        return `No federated identity credential of the app has this audience (use api://AzureADTokenExchange). ${describeAssertion(claims)}`;
+        if (audiences(claims).includes(AKS_IDENTITY_BINDING_AUDIENCE)) {
+          return `The assertion's audience is ${AKS_IDENTITY_BINDING_AUDIENCE}: this pod uses an AKS identity binding, whose token requests must go through the cluster's token proxy. Turn on enableAzureProxy (workloadIdentityCredential({ enableAzureProxy: true }) of @fedcred/kubernetes), which sends them to AZURE_KUBERNETES_TOKEN_PROXY. ${describeAssertion(claims)}`;
+        }
+        if (code === 700212) {
+          return `No federated identity credential of the app has this audience (use api://AzureADTokenExchange). ${describeAssertion(claims)}`;
+        }
+        return `No federated identity credential of the app has this issuer (issuers must match exactly). ${describeAssertion(claims)}`;
       case 700213:
         return `No federated identity credential of the app has this subject (subjects must match exactly). ${describeAssertion(claims)}`;
       case 7002138:

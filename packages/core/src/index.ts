@@ -19,7 +19,11 @@ export {
   type TokenErrorResponse,
 } from "./errors.js";
 export { decodeJwtPayload, type JwtClaims } from "./jwt.js";
-export { type MemoizeAssertionOptions, memoizeAssertion } from "./memo.js";
+export {
+  type MemoizeAssertionOptions,
+  type MemoizedAssertion,
+  memoizeAssertion,
+} from "./memo.js";
 export type {
   HttpClientLike,
   HttpHeadersLike,
@@ -32,6 +36,7 @@ export type {
 } from "./options.js";
 export type { RetryOptions } from "./retry.js";
 export { AZURE_IDENTITY_DISABLE_MULTITENANTAUTH } from "./tenant.js";
+export type { TokenProxyOptions } from "./token-proxy.js";
 export {
   createTransport,
   type DestinationTls,

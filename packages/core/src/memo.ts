@@ -22,10 +22,41 @@ export interface MemoizeAssertionOptions {
 }
 
 /**
+ * What a costly source may return to {@link memoizeAssertion} instead of a bare assertion: when
+ * it expires and, optionally, when to fetch the next one, as the source itself said (such as a
+ * Kubernetes TokenRequest's granted `expirationTimestamp`), rather than as the JWT's claims say.
+ *
+ * @example
+ * ```ts
+ * import type { MemoizedAssertion } from "@fedcred/core";
+ *
+ * const issuedAt = Date.now();
+ * const expiresOnTimestamp = issuedAt + 3_600_000;
+ * const memoized: MemoizedAssertion = {
+ *   assertion: jwt,
+ *   expiresOnTimestamp,
+ *   refreshAfterTimestamp: issuedAt + 0.8 * (expiresOnTimestamp - issuedAt),
+ * };
+ * ```
+ */
+export interface MemoizedAssertion {
+  /** The client assertion (a JWT). */
+  assertion: string;
+  /** When it expires, in ms since the epoch. */
+  expiresOnTimestamp: number;
+  /**
+   * When to fetch the next one, in ms since the epoch. Default: `refreshMarginInMs` before
+   * `expiresOnTimestamp`. Never later than `expiresOnTimestamp`.
+   */
+  refreshAfterTimestamp?: number;
+}
+
+/**
  * Keeps the assertion a costly source returns (a TokenRequest, an STS call) until a margin
  * before its `exp`, and shares one in-flight fetch among concurrent callers. An assertion
- * without `exp` is not kept. `context.forceRefresh` (Entra said the last one expired) fetches
- * anew.
+ * without `exp` is not kept. A source that knows better than the claims returns a
+ * {@link MemoizedAssertion}: its `expiresOnTimestamp` and `refreshAfterTimestamp` win.
+ * `context.forceRefresh` (Entra said the last one expired) fetches anew.
  *
  * @example
  * ```ts
@@ -37,7 +68,9 @@ export interface MemoizeAssertionOptions {
  * ```
  */
 export function memoizeAssertion(
-  fetchAssertion: (context: AssertionContext) => string | Promise<string>,
+  fetchAssertion: (
+    context: AssertionContext,
+  ) => string | MemoizedAssertion | Promise<string | MemoizedAssertion>,
   options: MemoizeAssertionOptions = {},
 ): AssertionFunc {
   const margin = options.refreshMarginInMs ?? 5 * 60_000;
@@ -50,17 +83,9 @@ export function memoizeAssertion(
     const shared: Shared = { promise: Promise.resolve(""), controller, waiters: 0 };
     shared.promise = Promise.resolve()
       .then(() => fetchAssertion({ ...context, abortSignal: controller.signal }))
-      .then((assertion) => {
-        const claims = typeof assertion === "string" ? tryDecodeJwtPayload(assertion) : undefined;
-        if (claims !== undefined && typeof claims.exp === "number") {
-          const expiresAt = claims.exp * 1000;
-          const lifetime =
-            typeof claims.iat === "number" ? expiresAt - claims.iat * 1000 : Infinity;
-          memo = { assertion, freshUntil: expiresAt - Math.min(margin, lifetime / 5) };
-        } else {
-          memo = undefined;
-        }
-        return assertion;
+      .then((result) => {
+        memo = memoOf(result, margin);
+        return typeof result === "object" && result !== null ? result.assertion : result;
       })
       .finally(() => {
         if (inFlight === shared) inFlight = undefined;
@@ -78,6 +103,27 @@ export function memoizeAssertion(
       if (inFlight?.controller.signal.aborted) inFlight = undefined;
     });
   };
+}
+
+/** How long a fetched assertion is kept: what the source said, else what its claims say. */
+function memoOf(
+  result: string | MemoizedAssertion,
+  margin: number,
+): { assertion: string; freshUntil: number } | undefined {
+  if (typeof result === "object" && result !== null) {
+    const { assertion, expiresOnTimestamp, refreshAfterTimestamp } = result;
+    if (typeof assertion !== "string" || !Number.isFinite(expiresOnTimestamp)) return undefined;
+    const freshUntil =
+      typeof refreshAfterTimestamp === "number" && Number.isFinite(refreshAfterTimestamp)
+        ? Math.min(refreshAfterTimestamp, expiresOnTimestamp)
+        : expiresOnTimestamp - margin;
+    return { assertion, freshUntil };
+  }
+  const claims = typeof result === "string" ? tryDecodeJwtPayload(result) : undefined;
+  if (claims === undefined || typeof claims.exp !== "number") return undefined;
+  const expiresAt = claims.exp * 1000;
+  const lifetime = typeof claims.iat === "number" ? expiresAt - claims.iat * 1000 : Infinity;
+  return { assertion: result, freshUntil: expiresAt - Math.min(margin, lifetime / 5) };
 }
 
 interface Shared {

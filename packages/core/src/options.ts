@@ -1,4 +1,5 @@
 import type { RetryOptions } from "./retry.js";
+import type { TokenProxyOptions } from "./token-proxy.js";
 import type { FetchLike } from "./transport-fetch.js";
 
 /**
@@ -51,6 +52,14 @@ export interface ClientAssertionCredentialOptions {
    * to trust (`ca`) and a client certificate (`cert` and `key`, or `pfx`, with `passphrase`).
    */
   tlsOptions?: TlsSettings;
+  /**
+   * fedcred's own. Sends every token request to another origin, with its own TLS settings
+   * (the only CAs trusted there, the server name checked): `{url}/{tenantId}/oauth2/v2.0/token`
+   * instead of the authority host's. The AKS identity-binding token proxy uses it; see
+   * {@link TokenProxyOptions}. Refused beside an injected `fetch` or `httpClient` when it sets
+   * `tls`, which they cannot apply.
+   */
+  tokenProxy?: TokenProxyOptions;
   /** Honoured: `userAgentPrefix` goes in front of fedcred's `User-Agent`. */
   userAgentOptions?: UserAgentOptions;
   /**

@@ -208,6 +208,11 @@ export function createTransport(options: TransportOptions = {}): Transport {
         authenticated: route.authorization() !== undefined,
       },
     };
+    if (injected && request.tls !== undefined) {
+      throw invalidConfiguration(
+        `TLS settings for ${context.display} cannot be applied by an injected ${fetchImpl !== undefined ? "fetch" : "httpClient"}, which makes its own connections.`,
+      );
+    }
     const callerSignal = request.signal;
     if (callerSignal?.aborted) throw abortReason(callerSignal);
     const controller = new AbortController();

@@ -43,6 +43,42 @@ describe("memoizeAssertion", () => {
     expect(fetch).toHaveBeenCalledTimes(2);
   });
 
+  it("keeps a MemoizedAssertion until its refreshAfterTimestamp, whatever its claims say", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const start = Date.now();
+    // The claims claim an hour; the source says the grant lasts 100 s and to renew at 80 s.
+    const claims = { iat: Math.floor(start / 1000), exp: Math.floor(start / 1000) + 3600 };
+    let serial = 0;
+    const fetch = vi.fn(async () => ({
+      assertion: fakeJwt({ ...claims, n: ++serial }),
+      expiresOnTimestamp: start + 100_000,
+      refreshAfterTimestamp: start + 80_000,
+    }));
+    const memo = memoizeAssertion(fetch);
+    const first = await memo(context);
+    expect(typeof first).toBe("string");
+    vi.setSystemTime(start + 79_000);
+    expect(await memo(context)).toBe(first);
+    vi.setSystemTime(start + 80_001);
+    expect(await memo(context)).not.toBe(first);
+    expect(fetch).toHaveBeenCalledTimes(2);
+
+    // Without refreshAfterTimestamp: the margin before expiresOnTimestamp, never past it.
+    const late = vi.fn(async () => ({
+      assertion: "opaque-but-dated",
+      expiresOnTimestamp: Date.now() + 400_000,
+      refreshAfterTimestamp: Date.now() + 900_000,
+    }));
+    const memoLate = memoizeAssertion(late);
+    expect(await memoLate(context)).toBe("opaque-but-dated");
+    vi.setSystemTime(Date.now() + 399_000);
+    await memoLate(context);
+    expect(late).toHaveBeenCalledTimes(1);
+    vi.setSystemTime(Date.now() + 2_000);
+    await memoLate(context);
+    expect(late).toHaveBeenCalledTimes(2);
+  });
+
   it("fetches anew on forceRefresh, does not keep assertions without exp, and does not keep failures", async () => {
     const now = Math.floor(Date.now() / 1000);
     const fetch = vi.fn(async () => fakeJwt({ exp: now + 3600 }));
