@@ -19,6 +19,7 @@ export {
   type TokenErrorResponse,
 } from "./errors.js";
 export { decodeJwtPayload, type JwtClaims } from "./jwt.js";
+export { type FedcredLogger, logger } from "./logger.js";
 export {
   type MemoizeAssertionOptions,
   type MemoizedAssertion,
@@ -36,7 +37,7 @@ export type {
 } from "./options.js";
 export type { RetryOptions } from "./retry.js";
 export { AZURE_IDENTITY_DISABLE_MULTITENANTAUTH } from "./tenant.js";
-export type { TokenProxyOptions } from "./token-proxy.js";
+export { type TokenProxyOptions, tokenProxyBaseUrl } from "./token-proxy.js";
 export {
   createTransport,
   type DestinationTls,

@@ -9,6 +9,14 @@ type ClientLogger = ReturnType<LoggerModule["createClientLogger"]>;
  * build with `import()`, holding the first lines until it has loaded (a few microtasks when the
  * application already imported it). Each build reaches the `@azure/logger` instance an
  * application of its own kind configures with `setLogLevel` and `AzureLogger.log`.
+ *
+ * @example
+ * ```ts
+ * import { type FedcredLogger, logger } from "@fedcred/core";
+ *
+ * const log: FedcredLogger = logger;
+ * log.info("minted a service-account token for prod/billing");
+ * ```
  */
 export interface FedcredLogger {
   error(message: string): void;
@@ -65,7 +73,17 @@ function emit(level: Level, message: string): void {
   if (held !== undefined && held.length < MAX_HELD_LINES) held.push([level, message]);
 }
 
-/** The `fedcred` logger: `AZURE_LOG_LEVEL=info` shows one line per token request. */
+/**
+ * The `fedcred` logger of `@azure/logger`, loaded lazily: `AZURE_LOG_LEVEL=info` shows one line
+ * per token request. Providers log through it too. Never log an assertion, a token or a key.
+ *
+ * @example
+ * ```ts
+ * import { logger } from "@fedcred/core";
+ *
+ * logger.warning("AZURE_KUBERNETES_TOKEN_PROXY is set but enableAzureProxy is off: ignoring it");
+ * ```
+ */
 export const logger: FedcredLogger = {
   error: (message) => emit("error", message),
   warning: (message) => emit("warning", message),

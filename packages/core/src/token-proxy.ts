@@ -1,4 +1,4 @@
-import { invalidConfiguration } from "./errors.js";
+import { CredentialUnavailableError, invalidConfiguration } from "./errors.js";
 import type { DestinationTls } from "./transport-tls.js";
 
 /**
@@ -44,43 +44,67 @@ export interface TokenProxyRoute {
 }
 
 /**
- * Checks `options.tokenProxy` as the Azure SDKs check the AKS token proxy: an `https` URL
- * without user info, query or fragment.
+ * Checks a token proxy URL as the Azure SDKs check the AKS token proxy (an `https` URL, with an
+ * optional path, without user info, query or fragment) and returns it without a trailing
+ * slash. `source` names where the value came from in the error.
+ *
+ * @throws {@link CredentialUnavailableError} `missing_configuration` when empty,
+ *   `invalid_configuration` naming `source` and what is wrong otherwise.
+ *
+ * @example
+ * ```ts
+ * import { tokenProxyBaseUrl } from "@fedcred/core";
+ *
+ * tokenProxyBaseUrl("https://10.0.0.1:8443/proxy/", "AZURE_KUBERNETES_TOKEN_PROXY"); // "https://10.0.0.1:8443/proxy"
+ * ```
  */
+export function tokenProxyBaseUrl(value: unknown, source: string): string {
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new CredentialUnavailableError(
+      `${source} is required: the https URL of the token proxy.`,
+      "missing_configuration",
+    );
+  }
+  const trimmed = value.trim();
+  let url: URL;
+  try {
+    url = new URL(trimmed);
+  } catch {
+    throw invalidConfiguration(`${source} is not a valid URL: ${JSON.stringify(value)}.`);
+  }
+  if (url.protocol !== "https:") {
+    throw invalidConfiguration(
+      `${source} must use https, got ${JSON.stringify(url.protocol.slice(0, -1))}.`,
+    );
+  }
+  if (url.username || url.password) {
+    throw invalidConfiguration(
+      `${source} must not hold user info (${url.origin} with a user name or password).`,
+    );
+  }
+  if (url.search || url.hash || /[?#]$/.test(trimmed)) {
+    throw invalidConfiguration(
+      `${source} must not have a query or a fragment: ${JSON.stringify(`${url.origin}${url.pathname}`)}.`,
+    );
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+}
+
+/** Checks `options.tokenProxy`. */
 export function tokenProxyRoute(
   proxy: TokenProxyOptions | undefined,
   source = "options.tokenProxy",
 ): TokenProxyRoute | undefined {
   if (proxy === undefined || proxy === null) return undefined;
-  if (typeof proxy !== "object" || typeof proxy.url !== "string" || proxy.url.trim() === "") {
-    throw invalidConfiguration(`${source}.url is required: the https URL of the token proxy.`);
+  if (typeof proxy !== "object") {
+    throw invalidConfiguration(`${source} must be { url, tls }.`);
   }
-  let url: URL;
-  try {
-    url = new URL(proxy.url.trim());
-  } catch {
-    throw invalidConfiguration(`${source}.url is not a valid URL: ${JSON.stringify(proxy.url)}.`);
-  }
-  if (url.protocol !== "https:") {
-    throw invalidConfiguration(
-      `${source}.url must use https, got ${JSON.stringify(url.protocol.slice(0, -1))}.`,
-    );
-  }
-  if (url.username || url.password) {
-    throw invalidConfiguration(
-      `${source}.url must not hold user info (${url.origin} with a user name or password).`,
-    );
-  }
-  if (url.search || url.hash || /[?#]$/.test(proxy.url.trim())) {
-    throw invalidConfiguration(
-      `${source}.url must not have a query or a fragment: ${JSON.stringify(`${url.origin}${url.pathname}`)}.`,
-    );
-  }
+  const base = tokenProxyBaseUrl(proxy.url, `${source}.url`);
   const tls = proxy.tls;
   if (tls !== undefined && typeof tls !== "function" && (typeof tls !== "object" || tls === null)) {
     throw invalidConfiguration(
       `${source}.tls must be { ca, servername } or a function returning it.`,
     );
   }
-  return { base: `${url.origin}${url.pathname.replace(/\/+$/, "")}`, tls };
+  return { base, tls };
 }
