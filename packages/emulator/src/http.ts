@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import {
   createServer as createHttpServer,
   type IncomingMessage,
+  type Server,
   type ServerResponse,
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -54,14 +55,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Starts `handler` on loopback and tracks sockets so `close()` never hangs on keep-alive connections. */
-export async function listen(
+/** Wraps `handler` so a failure answers 500 JSON instead of leaving the request hanging. */
+export function answerFailures(
   handler: Handler,
-  options: ListenOptions = {},
-): Promise<RunningServer> {
-  const host = options.host ?? "127.0.0.1";
-  const sockets = new Set<Socket>();
-  const wrapped = (request: IncomingMessage, response: ServerResponse): void => {
+): (request: IncomingMessage, response: ServerResponse) => void {
+  return (request, response) => {
     Promise.resolve()
       .then(() => handler(request, response))
       .catch((error: unknown) => {
@@ -71,29 +69,33 @@ export async function listen(
         response.end(JSON.stringify({ error: "emulator_failure", message: String(error) }));
       });
   };
-  const server = options.tls
-    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, wrapped)
-    : createHttpServer(wrapped);
-  server.on("connection", (socket: Socket) => {
+}
+
+/**
+ * Listens with `server` on `host:port` and tracks its sockets (handshakes included), so `close()`
+ * never hangs on keep-alive connections or requests in flight.
+ */
+export async function serve(
+  server: Server,
+  host: string,
+  port: number,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket): void => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-  });
-  server.on("secureConnection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
+  };
+  server.on("connection", track);
+  server.on("secureConnection", track);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
+    server.listen(port, host, () => {
       server.off("error", reject);
       resolve();
     });
   });
-  const { port } = server.address() as AddressInfo;
-  const url = options.tls ? `https://localhost:${port}` : `http://${host}:${port}`;
   return {
-    url,
-    port,
+    port: (server.address() as AddressInfo).port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -102,11 +104,26 @@ export async function listen(
   };
 }
 
-/** Reads a whole request body as text (bounded to 1 MiB, as real services bound theirs). */
-export async function readBody(
+/** Starts `handler` on loopback and tracks sockets so `close()` never hangs on keep-alive connections. */
+export async function listen(
+  handler: Handler,
+  options: ListenOptions = {},
+): Promise<RunningServer> {
+  const host = options.host ?? "127.0.0.1";
+  const wrapped = answerFailures(handler);
+  const server = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, wrapped)
+    : createHttpServer(wrapped);
+  const { port, close } = await serve(server, host, options.port ?? 0);
+  const url = options.tls ? `https://localhost:${port}` : `http://${host}:${port}`;
+  return { url, port, close };
+}
+
+/** Reads a whole request body as bytes (bounded to 1 MiB, as real services bound theirs). */
+export async function readBodyBytes(
   request: IncomingMessage,
   limit: number = 1024 * 1024,
-): Promise<string> {
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
@@ -114,7 +131,15 @@ export async function readBody(
     if (size > limit) throw new Error("request body too large");
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
+}
+
+/** Reads a whole request body as text (bounded to 1 MiB, as real services bound theirs). */
+export async function readBody(
+  request: IncomingMessage,
+  limit: number = 1024 * 1024,
+): Promise<string> {
+  return (await readBodyBytes(request, limit)).toString("utf8");
 }
 
 /** Sends a JSON answer. */

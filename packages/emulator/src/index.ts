@@ -19,6 +19,12 @@ export type { Fault, QueuedFault } from "./faults.js";
 export { FaultQueue } from "./faults.js";
 export type { FederatedCredential } from "./federated-assertion.js";
 export type { Handler, ListenOptions, RunningServer } from "./http.js";
+export type {
+  IdentityBindingProxy,
+  IdentityBindingProxyOptions,
+  IdentityBindingProxyRecord,
+} from "./identity-binding-proxy.js";
+export { startIdentityBindingProxy } from "./identity-binding-proxy.js";
 export type { IssuerConfig, MintOptions, OidcIssuer } from "./issuer.js";
 export { startIssuer } from "./issuer.js";
 export type { SigningKey } from "./keys.js";

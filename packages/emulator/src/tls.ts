@@ -19,7 +19,7 @@ type CryptoKeyPair = webcrypto.CryptoKeyPair;
 export interface TlsAuthority {
   /** PEM of the CA certificate: trust it (NODE_EXTRA_CA_CERTS, kubeconfig `certificate-authority-data`). */
   readonly caCertificate: string;
-  /** PEM of the server certificate (SAN: `localhost`, `127.0.0.1`). */
+  /** PEM of the server certificate (SAN: `localhost`, `127.0.0.1` and any extra DNS names). */
   readonly serverCertificate: string;
   /** PEM (PKCS#8) of the server's private key. */
   readonly serverKey: string;
@@ -45,17 +45,28 @@ export function toPem(der: ArrayBuffer, label: string): string {
  * Generates a CA and a server certificate for `localhost` / `127.0.0.1` (and `extraDnsNames`,
  * for tests that reach a made-up host through a proxy), valid for a day.
  *
+ * With `{ loopback: false }` the certificate names only `extraDnsNames` (its subject is the
+ * first of them): a client that checks it against the address it dials, rather than a server
+ * name it was given, fails verification.
+ *
  * @example
  * ```ts
  * const ca = await createTlsAuthority();
  * const entra = await startEntra({ tls: { cert: ca.serverCertificate, key: ca.serverKey } });
  * // clients trust ca.caCertificate through NODE_EXTRA_CA_CERTS
+ * const sniOnly = await createTlsAuthority("proxy CA", ["proxy.fedcred.test"], { loopback: false });
  * ```
  */
 export async function createTlsAuthority(
   commonName = "fedcred emulator CA",
   extraDnsNames: readonly string[] = [],
+  options: { loopback?: boolean } = {},
 ): Promise<TlsAuthority> {
+  const loopback = options.loopback ?? true;
+  const [firstDnsName] = extraDnsNames;
+  if (!loopback && firstDnsName === undefined) {
+    throw new RangeError("createTlsAuthority: { loopback: false } needs at least one DNS name");
+  }
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(Date.now() + 24 * 3600_000);
   const caKeys = await webcrypto.subtle.generateKey(RSA_SIGNING, true, ["sign", "verify"]);
@@ -78,7 +89,7 @@ export async function createTlsAuthority(
   const serverKeys = await webcrypto.subtle.generateKey(RSA_SIGNING, true, ["sign", "verify"]);
   const server = await x509.X509CertificateGenerator.create({
     serialNumber: "02",
-    subject: "CN=localhost",
+    subject: `CN=${loopback ? "localhost" : firstDnsName}`,
     issuer: ca.subject,
     notBefore,
     notAfter,
@@ -93,8 +104,12 @@ export async function createTlsAuthority(
       ),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension([
-        { type: "dns", value: "localhost" },
-        { type: "ip", value: "127.0.0.1" },
+        ...(loopback
+          ? [
+              { type: "dns" as const, value: "localhost" },
+              { type: "ip" as const, value: "127.0.0.1" },
+            ]
+          : []),
         ...extraDnsNames.map((value) => ({ type: "dns" as const, value })),
       ]),
       await x509.AuthorityKeyIdentifierExtension.create(ca, false),

@@ -7,6 +7,7 @@ import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { describe, expect, it } from "vitest";
 import { startAwsSts } from "../src/aws-sts.js";
 import { startEntra } from "../src/entra.js";
+import { startIdentityBindingProxy } from "../src/identity-binding-proxy.js";
 import { startIssuer } from "../src/issuer.js";
 import { startKubernetes } from "../src/kubernetes.js";
 import { startLab } from "../src/lab.js";
@@ -16,6 +17,10 @@ import { testTls } from "./support/tls.js";
 interface Started {
   url: string;
   port: number;
+  /** The TLS server name to send, when it is not `localhost`. */
+  serverName?: string;
+  /** The CA to trust, when it is not the run's. */
+  caCertificate?: string;
   close(): Promise<void>;
 }
 
@@ -118,10 +123,11 @@ async function expectLoopbackOnly(port: number): Promise<void> {
  * A request whose headers the server has read (it answered `100 Continue`) and whose body never
  * comes: an active connection, which `server.close()` alone would wait for.
  */
-function requestInFlight(port: number, path: string): Promise<TLSSocket> {
+function requestInFlight(server: Started, path: string): Promise<TLSSocket> {
+  const { port, serverName = "localhost", caCertificate = tls.ca } = server;
   return new Promise((resolve, reject) => {
     const socket = tlsConnect(
-      { host: "127.0.0.1", port, servername: "localhost", ca: tls.ca },
+      { host: "127.0.0.1", port, servername: serverName, ca: caCertificate },
       () => {
         socket.write(
           `POST ${path} HTTP/1.1\r\nHost: localhost:${port}\r\n` +
@@ -162,6 +168,12 @@ const servers: [string, string, () => Promise<Started>][] = [
     () => startKubernetes({ tlsAuthority }),
   ],
   ["startAwsSts", "/", () => startAwsSts({ accounts: [], tlsAuthority })],
+  [
+    "startIdentityBindingProxy",
+    `/identity-binding/${tenantId}/oauth2/v2.0/token`,
+    // The request never gets past its body, so the target is never dialled.
+    () => startIdentityBindingProxy({ target: "https://127.0.0.1:9" }),
+  ],
 ];
 
 describe("every server", () => {
@@ -173,7 +185,7 @@ describe("every server", () => {
       try {
         const server = await start();
         await expectLoopbackOnly(server.port);
-        const socket = await requestInFlight(server.port, path);
+        const socket = await requestInFlight(server, path);
         const clientSideClosed = new Promise<void>((resolve) =>
           socket.once("close", () => resolve()),
         );

@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { request } from "node:https";
 import { describe, expect, it } from "vitest";
 import { listen } from "../src/http.js";
@@ -34,5 +35,13 @@ describe("createTlsAuthority", () => {
     } finally {
       await server.close();
     }
+  });
+
+  it("with { loopback: false } needs a DNS name, and names only it", async () => {
+    await expect(createTlsAuthority("CA", [], { loopback: false })).rejects.toThrow(/DNS name/);
+    const authority = await createTlsAuthority("CA", ["proxy.fedcred.test"], { loopback: false });
+    const certificate = new X509Certificate(authority.serverCertificate);
+    expect(certificate.subjectAltName).toBe("DNS:proxy.fedcred.test");
+    expect(certificate.subject).toBe("CN=proxy.fedcred.test");
   });
 });
