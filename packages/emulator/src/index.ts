@@ -36,6 +36,7 @@ export type {
   KubernetesApi,
   KubernetesCaller,
   KubernetesOptions,
+  KubernetesPod,
   KubernetesRequestRecord,
   KubernetesServiceAccount,
   MintServiceAccountTokenOptions,

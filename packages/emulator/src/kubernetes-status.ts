@@ -54,6 +54,17 @@ export function serviceAccountNotFound(name: string): KubernetesStatus {
   });
 }
 
+export function podNotFound(name: string): KubernetesStatus {
+  return status(404, "NotFound", `pods "${name}" not found`, { name, kind: "pods" });
+}
+
+export function conflict(kind: string, name: string, message: string): KubernetesStatus {
+  return status(409, "Conflict", `Operation cannot be fulfilled on ${kind} "${name}": ${message}`, {
+    name,
+    kind,
+  });
+}
+
 export function resourceNotFound(): KubernetesStatus {
   return status(404, "NotFound", "the server could not find the requested resource", {});
 }

@@ -5,10 +5,12 @@ import { listen, readBody, sendJson } from "./http.js";
 import { createSigningKey, issuerDiscovery, jwks } from "./keys.js";
 import {
   badRequest,
+  conflict,
   failed,
   forbidden,
   type KubernetesStatus,
   methodNotAllowed,
+  podNotFound,
   resourceNotFound,
   serviceAccountNotFound,
   tokenRequestInvalid,
@@ -29,6 +31,23 @@ export interface KubernetesServiceAccount {
   namespace: string;
   name: string;
   /** The `kubernetes.io.serviceaccount.uid` claim. Defaults to a fresh UUID. */
+  uid?: string;
+}
+
+/**
+ * A pod of the emulated cluster, for tokens bound to it (`spec.boundObjectRef` of kind `Pod`).
+ *
+ * @example
+ * ```ts
+ * const pod: KubernetesPod = { namespace: "prod", name: "billing-7d9f", serviceAccount: "billing" };
+ * ```
+ */
+export interface KubernetesPod {
+  namespace: string;
+  name: string;
+  /** The pod's `spec.serviceAccountName`: only tokens of this service account bind to it. */
+  serviceAccount: string;
+  /** Defaults to a fresh UUID. */
   uid?: string;
 }
 
@@ -78,6 +97,8 @@ export interface KubernetesOptions {
   /** Audiences granted when a TokenRequest names none (`--api-audiences`). Defaults to `[issuer]`. */
   apiAudiences?: readonly string[];
   serviceAccounts?: readonly KubernetesServiceAccount[];
+  /** Pods tokens may be bound to. */
+  pods?: readonly KubernetesPod[];
   callers?: readonly KubernetesCaller[];
   /** `--service-account-max-token-expiration`: longer requests are shortened to this, with a warning. */
   maxExpirationSeconds?: number;
@@ -193,6 +214,8 @@ export interface KubernetesApi {
   writeKubeconfig(path: string, options: KubeconfigOptions): Promise<void>;
   /** Adds (or replaces) a service account; returns it with its uid. */
   addServiceAccount(serviceAccount: KubernetesServiceAccount): Required<KubernetesServiceAccount>;
+  /** Adds (or replaces) a pod; returns it with its uid. */
+  addPod(pod: KubernetesPod): Required<KubernetesPod>;
   /** Adds (or replaces, by token) a caller. */
   addCaller(caller: KubernetesCaller): void;
   /**
@@ -258,6 +281,13 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
   const signingKey = await createSigningKey("RS256");
   const serviceAccounts = new Map<string, Required<KubernetesServiceAccount>>();
   const callers = new Map<string, KubernetesCaller>();
+  const pods = new Map<string, Required<KubernetesPod>>();
+  const addPod = (pod: KubernetesPod): Required<KubernetesPod> => {
+    const stored = { ...pod, uid: pod.uid ?? randomUUID() };
+    pods.set(`${pod.namespace}/${pod.name}`, stored);
+    return stored;
+  };
+  for (const pod of options.pods ?? []) addPod(pod);
   const requests: KubernetesRequestRecord[] = [];
   let tokenRequestCount = 0;
   // Set once the server listens; the issuer defaults to the server's own URL.
@@ -287,6 +317,7 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
     audiences: readonly string[],
     expirationSeconds: number,
     now: number,
+    pod?: Required<KubernetesPod>,
   ): Promise<string> => {
     const issuedAt = Math.floor(now / 1000);
     // Same claim set as the API server's unbound TokenRequest tokens; its header has no `typ`.
@@ -299,6 +330,7 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
         jti: randomUUID(),
         "kubernetes.io": {
           namespace: account.namespace,
+          ...(pod ? { pod: { name: pod.name, uid: pod.uid } } : {}),
           serviceaccount: { name: account.name, uid: account.uid },
         },
         nbf: issuedAt,
@@ -315,6 +347,41 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
 
   const openidConfiguration = (): Record<string, unknown> =>
     issuerDiscovery(issuer, jwksUri, ["RS256"]);
+
+  /** The API server's checks of `spec.boundObjectRef`, for pods (the emulator binds nothing else). */
+  const bindPod = (
+    reference: unknown,
+    account: Required<KubernetesServiceAccount>,
+  ): Required<KubernetesPod> | KubernetesStatus => {
+    const ref = reference as {
+      kind?: unknown;
+      apiVersion?: unknown;
+      name?: unknown;
+      uid?: unknown;
+    };
+    const apiVersion = typeof ref.apiVersion === "string" ? ref.apiVersion : "";
+    if (ref.kind !== "Pod" || apiVersion !== "v1") {
+      return badRequest(
+        `cannot bind token to object of type ${apiVersion === "v1" ? "/v1" : apiVersion}, Kind=${String(ref.kind)}`,
+      );
+    }
+    const name = typeof ref.name === "string" ? ref.name : "";
+    const pod = pods.get(`${account.namespace}/${name}`);
+    if (!pod) return podNotFound(name);
+    if (pod.serviceAccount !== account.name) {
+      return badRequest(
+        `cannot bind token for serviceaccount "${account.name}" to pod running with different serviceaccount name.`,
+      );
+    }
+    if (typeof ref.uid === "string" && ref.uid !== "" && ref.uid !== pod.uid) {
+      return conflict(
+        "Pod",
+        name,
+        `the UID in the bound object reference (${ref.uid}) does not match the UID in record. The object might have been deleted and then recreated`,
+      );
+    }
+    return pod;
+  };
 
   const handleTokenRequest = async (
     request: IncomingMessage,
@@ -423,10 +490,11 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
         ),
       );
     }
+    let boundPod: Required<KubernetesPod> | undefined;
     if (spec.boundObjectRef !== undefined && spec.boundObjectRef !== null) {
-      return failed(
-        badRequest("the emulator does not bind tokens to objects (spec.boundObjectRef)"),
-      );
+      const bound = bindPod(spec.boundObjectRef, account);
+      if ("code" in bound) return failed(bound);
+      boundPod = bound;
     }
     const expirationSeconds = capExpiration(requestedExpiration);
     const headers: Record<string, string> = {};
@@ -435,7 +503,7 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
     }
     const grantedAudiences = audiences.length > 0 ? (audiences as string[]) : [...apiAudiences];
     const now = Date.now();
-    const token = await signToken(account, grantedAudiences, expirationSeconds, now);
+    const token = await signToken(account, grantedAudiences, expirationSeconds, now, boundPod);
     return {
       status: 201,
       headers,
@@ -448,7 +516,13 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
           uid: account.uid,
           creationTimestamp: rfc3339(now),
         },
-        spec: { audiences: grantedAudiences, expirationSeconds, boundObjectRef: null },
+        spec: {
+          audiences: grantedAudiences,
+          expirationSeconds,
+          boundObjectRef: boundPod
+            ? { kind: "Pod", apiVersion: "v1", name: boundPod.name, uid: boundPod.uid }
+            : null,
+        },
         status: {
           token,
           expirationTimestamp: rfc3339(Math.floor(now / 1000) * 1000 + expirationSeconds * 1000),
@@ -555,6 +629,7 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
     writeKubeconfig: (path, config) =>
       writeFile(path, `${JSON.stringify(kubeconfig(config), null, 2)}\n`, { mode: 0o600 }),
     addServiceAccount,
+    addPod,
     addCaller,
     mintServiceAccountToken: async (mint) => {
       const account = serviceAccounts.get(`${mint.namespace}/${mint.name}`);

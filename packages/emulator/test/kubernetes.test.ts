@@ -293,6 +293,61 @@ describe("startKubernetes", () => {
     });
   });
 
+  it("binds a token to a pod of the same service account, and refuses other bindings as the API server does", async () => {
+    const pod = kubernetes.addPod({
+      namespace: "prod",
+      name: "billing-7d9f",
+      serviceAccount: "billing",
+    });
+    kubernetes.addPod({ namespace: "prod", name: "reports-1", serviceAccount: "reports" });
+    const api = client(kubernetes, ADMIN);
+    const bound = await api.createNamespacedServiceAccountToken({
+      namespace: "prod",
+      name: "billing",
+      body: {
+        ...tokenRequest({ audiences: ["api://AzureADTokenExchange"] }),
+        spec: {
+          audiences: ["api://AzureADTokenExchange"],
+          boundObjectRef: { kind: "Pod", apiVersion: "v1", name: pod.name, uid: pod.uid },
+        },
+      },
+    });
+    expect(bound.spec.boundObjectRef).toEqual({
+      kind: "Pod",
+      apiVersion: "v1",
+      name: "billing-7d9f",
+      uid: pod.uid,
+    });
+    const claims = JSON.parse(
+      Buffer.from(bound.status?.token.split(".")[1] ?? "", "base64url").toString(),
+    );
+    expect(claims["kubernetes.io"].pod).toEqual({ name: "billing-7d9f", uid: pod.uid });
+
+    const bind = (boundObjectRef: Record<string, string>) =>
+      refusal(
+        api.createNamespacedServiceAccountToken({
+          namespace: "prod",
+          name: "billing",
+          body: { ...tokenRequest({}), spec: { audiences: [], boundObjectRef } as never },
+        }),
+      );
+    expect(await bind({ kind: "Pod", apiVersion: "v1", name: "ghost" })).toMatchObject({
+      code: 404,
+      body: { message: 'pods "ghost" not found' },
+    });
+    expect(await bind({ kind: "Pod", apiVersion: "v1", name: "reports-1" })).toMatchObject({
+      code: 400,
+      body: { message: expect.stringContaining("pod running with different serviceaccount name") },
+    });
+    expect(
+      await bind({ kind: "Pod", apiVersion: "v1", name: pod.name, uid: "not-the-uid" }),
+    ).toMatchObject({ code: 409, body: { reason: "Conflict" } });
+    expect(await bind({ kind: "Deployment", apiVersion: "apps/v1", name: "x" })).toMatchObject({
+      code: 400,
+      body: { message: expect.stringContaining("cannot bind token to object of type") },
+    });
+  });
+
   it("refuses expirationSeconds under 600 with a 422 Invalid Status", async () => {
     const { code, body } = await refusal(
       client(kubernetes, MINTER).createNamespacedServiceAccountToken({
