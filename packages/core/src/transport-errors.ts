@@ -19,6 +19,8 @@ export interface RequestContext {
   readonly tlsName: string;
   readonly clientRequestId: string | undefined;
   readonly proxy?: ProxyDescription | undefined;
+  /** `true` when this destination trusts only CAs of its own (the AKS token proxy's). */
+  readonly ownCa?: boolean | undefined;
 }
 
 /** Origin and path of `url`, for messages: no user info, no query, no fragment. */
@@ -235,7 +237,9 @@ function tlsFailure(context: RequestContext, code: string, cause: unknown): Auth
     ? ` (a TLS-inspecting proxy such as ${context.proxy.uri} presents its own CA)`
     : "";
   let message: string;
-  if (UNTRUSTED.has(code)) {
+  if (UNTRUSTED.has(code) && context.ownCa) {
+    message = `${subject} is not trusted (${code}) by the CA given for this destination, the only one trusted there: check that the CA (such as the token proxy's AZURE_KUBERNETES_CA_FILE) is the one that issued the server's certificate.`;
+  } else if (UNTRUSTED.has(code)) {
     message = `${subject} is not trusted (${code}): if the server uses a private or corporate CA${interception}, trust it with NODE_EXTRA_CA_CERTS=/path/to/ca.pem or tlsOptions.ca.`;
   } else if (CLOCK.has(code)) {
     message = `${subject} ${code === "CERT_HAS_EXPIRED" ? "has expired" : code === "CERT_NOT_YET_VALID" ? "is not yet valid" : "has unreadable validity dates"} (${code}): check this machine's clock and the server certificate.`;

@@ -201,6 +201,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
       display: displayUrl(url),
       origin: url.origin,
       tlsName: request.tls?.servername ?? url.hostname,
+      ownCa: request.tls?.ca !== undefined,
       clientRequestId: request.clientRequestId,
       proxy: route && {
         uri: route.uri,

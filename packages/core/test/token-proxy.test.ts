@@ -154,6 +154,8 @@ describe("options.tokenProxy", () => {
     });
     const caError = await rejection(wrongCa.credential.getToken(SCOPE));
     expect(caError.code).toBe("tls_error");
+    expect(caError.message).toContain("by the CA given for this destination");
+    expect(caError.message).not.toContain("NODE_EXTRA_CA_CERTS");
     expect(wrongCa.proxy.seen).toHaveLength(0);
   });
 

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import {
   Agent as HttpAgent,
   request as httpRequest,
@@ -83,7 +84,9 @@ export interface IdentityBindingProxy {
   readonly forwardedCount: number;
   /**
    * Generates a new CA and a server certificate for `serverName` and serves it to every new
-   * handshake; returns the new CA's PEM. The old CA no longer validates new handshakes.
+   * handshake; returns the new CA's PEM. The old CA no longer validates new handshakes. Idle
+   * keep-alive connections are closed and session tickets renewed, as a proxy restarted with
+   * its new certificate would.
    */
   rotateCertificate(): Promise<string>;
   /** Stops listening, ends every open connection and abandons requests still being forwarded. */
@@ -318,7 +321,14 @@ export async function startIdentityBindingProxy(
       return forwardedCount;
     },
     rotateCertificate() {
-      const next = rotation.then(install);
+      // Idle keep-alive connections end, as when a proxy restarts with its new certificate: the
+      // next request handshakes anew and must trust the new CA.
+      const next = rotation.then(install).then((ca) => {
+        server.closeIdleConnections();
+        // New session-ticket keys too: no client resumes a session made under the old certificate.
+        server.setTicketKeys(randomBytes(48));
+        return ca;
+      });
       rotation = next.catch(() => undefined);
       return next;
     },
