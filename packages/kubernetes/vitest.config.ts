@@ -4,5 +4,8 @@ export default defineProject({
   test: {
     name: "kubernetes",
     include: ["test/**/*.test.ts"],
+    // Each file starts an emulated cluster and Entra (RSA keys, TLS): generous on a loaded 2-core CI machine.
+    hookTimeout: 60_000,
+    testTimeout: 60_000,
   },
 });
