@@ -1,0 +1,51 @@
+import { CredentialUnavailableError } from "@fedcred/core";
+
+/** The module of `@aws-sdk/client-sts`, loaded on first use. */
+export type ClientSts = typeof import("@aws-sdk/client-sts");
+
+/**
+ * What fedcred uses of an `STSClient` of `@aws-sdk/client-sts` (3.936.0 or newer): pass the
+ * `STSClient` itself. Declared here so that the types of this package do not need
+ * `@aws-sdk/client-sts` installed.
+ *
+ * @example
+ * ```ts
+ * import { STSClient } from "@aws-sdk/client-sts";
+ * import type { StsClientLike } from "@fedcred/aws";
+ *
+ * const client: StsClientLike = new STSClient({ region: "eu-west-1" });
+ * ```
+ */
+export interface StsClientLike {
+  send(command: never, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
+}
+
+let loading: Promise<ClientSts> | undefined;
+
+/**
+ * Imports `@aws-sdk/client-sts` once (it is heavy, and a peer dependency). A missing install, or
+ * one from before `GetWebIdentityToken` existed, is a `CredentialUnavailableError` saying what to
+ * install.
+ */
+export function loadClientSts(): Promise<ClientSts> {
+  loading ??= import("@aws-sdk/client-sts").then(
+    (module) => {
+      if (typeof module.GetWebIdentityTokenCommand !== "function") {
+        throw new CredentialUnavailableError(
+          "The installed @aws-sdk/client-sts has no GetWebIdentityTokenCommand: npm install @aws-sdk/client-sts@^3.936.0 (the first version with it).",
+          "missing_configuration",
+        );
+      }
+      return module;
+    },
+    (error: unknown) => {
+      loading = undefined;
+      throw new CredentialUnavailableError(
+        `fromAwsWebIdentityToken needs @aws-sdk/client-sts, which could not be loaded (${(error as { code?: string }).code ?? (error as Error).message}): npm install @aws-sdk/client-sts (3.936.0 or newer).`,
+        "missing_configuration",
+        { cause: error },
+      );
+    },
+  );
+  return loading;
+}

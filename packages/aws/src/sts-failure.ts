@@ -1,0 +1,139 @@
+import { AuthenticationError, CredentialUnavailableError, type FedcredError } from "@fedcred/core";
+
+/** What was asked of STS, for messages. */
+export interface WebIdentityTokenCall {
+  audiences: readonly string[];
+  signingAlgorithm: string;
+  durationSeconds: number;
+  tagged: boolean;
+}
+
+/** What the SDK's errors carry: a service exception has `$metadata.httpStatusCode` or `$fault`. */
+interface SdkError {
+  name?: unknown;
+  message?: unknown;
+  code?: unknown;
+  $fault?: unknown;
+  $metadata?: { httpStatusCode?: unknown };
+}
+
+const THROTTLING = new Set([
+  "Throttling",
+  "ThrottlingException",
+  "RequestLimitExceeded",
+  "TooManyRequestsException",
+]);
+
+/** The SDK's way of saying it found no region: it throws before any request. */
+const REGION_MISSING = "Region is missing";
+
+/**
+ * What STS said, for a message: its first line only, and short. AWS may append the canonical
+ * request to a signature refusal, which holds the session token; that line never gets here.
+ */
+function said(error: SdkError): string {
+  const message = typeof error.message === "string" ? error.message : "";
+  const firstLine = message.split(/\r?\n/, 1)[0]?.trim() ?? "";
+  return firstLine.length > 400 ? `${firstLine.slice(0, 400)}...` : firstLine;
+}
+
+function quoteList(values: readonly string[]): string {
+  return values.map((value) => JSON.stringify(value)).join(", ");
+}
+
+/**
+ * The error for a failed `GetWebIdentityToken`: `CredentialUnavailableError` when there is nothing
+ * to try with here (no region, no AWS credentials, STS out of reach), `AuthenticationError`
+ * (`assertion_failed`) when STS answered and refused, with the fix in the message. No key,
+ * session token or token is ever part of it.
+ */
+export function describeFailure(error: unknown, call: WebIdentityTokenCall): FedcredError {
+  const failure = (typeof error === "object" && error !== null ? error : {}) as SdkError;
+  const name = typeof failure.name === "string" ? failure.name : "Error";
+  const status = failure.$metadata?.httpStatusCode;
+  const answered = typeof status === "number" || typeof failure.$fault === "string";
+  if (!answered) return unavailable(error, failure, name);
+
+  const refused = (message: string): AuthenticationError =>
+    new AuthenticationError(message, "assertion_failed", {
+      ...(typeof status === "number" ? { statusCode: status } : {}),
+    });
+  const sts = said(failure);
+  switch (name) {
+    case "OutboundWebIdentityFederationDisabledException":
+      return refused(
+        "AWS STS refused GetWebIdentityToken: outbound identity federation is not enabled for this AWS account (OutboundWebIdentityFederationDisabledException). An IAM administrator enables it once per account: aws iam enable-outbound-web-identity-federation (or the IAM console, Account settings). That returns the account's issuer URL (https://{id}.tokens.sts.global.api.aws), which aws iam get-outbound-web-identity-federation-info shows again at any time: it is the issuer of the Entra federated identity credential.",
+      );
+    case "AccessDenied":
+    case "AccessDeniedException": {
+      const actions = call.tagged
+        ? '"sts:GetWebIdentityToken" and "sts:TagGetWebIdentityToken" (the request carries tags)'
+        : '"sts:GetWebIdentityToken"';
+      return refused(
+        `AWS STS denied GetWebIdentityToken (${name}): an identity policy of the caller's IAM role must allow ${actions}, for the audience ${quoteList(call.audiences)} (condition key sts:IdentityTokenAudience), the signing algorithm ${call.signingAlgorithm} (sts:SigningAlgorithm) and ${call.durationSeconds} s (sts:DurationSeconds); no SCP, permissions boundary or VPC endpoint policy may deny it. STS said: ${sts}`,
+      );
+    }
+    case "SignatureDoesNotMatch":
+      return refused(
+        "AWS STS refused the request's signature (SignatureDoesNotMatch): the secret access key does not belong to the access key id, or this machine's clock is more than 15 minutes off. Check AWS_SECRET_ACCESS_KEY, the profile's aws_secret_access_key, or clientConfig.credentials.",
+      );
+    case "InvalidClientTokenId":
+      return refused(
+        "AWS STS does not know the access key id (InvalidClientTokenId), or temporary keys came without their session token: check AWS_ACCESS_KEY_ID and AWS_SESSION_TOKEN, the profile, or clientConfig.credentials.",
+      );
+    case "ExpiredToken":
+    case "ExpiredTokenException":
+      return refused(
+        `The AWS credentials have expired (${name}): renew the temporary credentials (and AWS_SESSION_TOKEN), or leave credentials to the SDK's default provider chain, which renews the instance, task or pod role's credentials itself.`,
+      );
+    case "SessionDurationEscalationException":
+      return refused(
+        `AWS STS refused a token of durationSeconds ${call.durationSeconds}: it would outlive the caller's session (SessionDurationEscalationException). Use a shorter durationSeconds, or renew the session's credentials sooner.`,
+      );
+    case "JWTPayloadSizeExceededException":
+      return refused(
+        "AWS STS refused the token as too large (JWTPayloadSizeExceededException): pass fewer or shorter options.tags.",
+      );
+    case "RegionDisabledException":
+      return refused(
+        `AWS STS is not activated in this region (RegionDisabledException): activate it in the IAM console (Account settings, Security Token Service), or use another region (options.region or AWS_REGION). STS said: ${sts}`,
+      );
+    case "ValidationError":
+      return refused(`AWS STS refused GetWebIdentityToken as invalid (ValidationError): ${sts}`);
+    default:
+      if (THROTTLING.has(name)) {
+        return refused(
+          `AWS STS throttled GetWebIdentityToken (${name}), also after the SDK's retries: the token is kept until 80% of its lifetime, so many processes or credentials share this account's STS quota. Try again later, or allow more retries (clientConfig.maxAttempts).`,
+        );
+      }
+      return refused(
+        `AWS STS refused GetWebIdentityToken (${typeof status === "number" ? `${status} ` : ""}${name})${sts ? `: ${sts}` : "."}`,
+      );
+  }
+}
+
+/** Nothing answered: no region, no credentials, or STS out of reach. A credential chain moves on. */
+function unavailable(error: unknown, failure: SdkError, name: string): CredentialUnavailableError {
+  const message = typeof failure.message === "string" ? failure.message : String(error);
+  if (message === REGION_MISSING) {
+    return new CredentialUnavailableError(
+      "No AWS region is configured: GetWebIdentityToken is answered only by regional STS endpoints. Set options.region, AWS_REGION, or region in the AWS profile (on EC2, ECS, EKS and Lambda AWS_REGION is usually set for you).",
+      "missing_configuration",
+      { cause: error },
+    );
+  }
+  if (name.endsWith("ProviderError")) {
+    return new CredentialUnavailableError(
+      `No AWS credentials were found (${said(failure)}): the SDK's default provider chain looked at AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws, AWS_WEB_IDENTITY_TOKEN_FILE, and the ECS, EKS Pod Identity and EC2 instance metadata endpoints. Run with an IAM role (instance profile, task role, pod role, Lambda execution role), set those variables, or pass clientConfig.credentials.`,
+      "missing_configuration",
+      { cause: error },
+    );
+  }
+  const code = typeof failure.code === "string" ? failure.code : name;
+  const reason = said(failure);
+  return new CredentialUnavailableError(
+    `AWS STS is not reachable (${reason.includes(code) ? reason : `${code}: ${reason}`}): check the network route to the regional STS endpoint, AWS_ENDPOINT_URL_STS or clientConfig.endpoint, and any proxy.`,
+    "assertion_unavailable",
+    { cause: error },
+  );
+}
