@@ -117,7 +117,7 @@ function unavailable(error: unknown, failure: SdkError, name: string): Credentia
   const message = typeof failure.message === "string" ? failure.message : String(error);
   if (message === REGION_MISSING) {
     return new CredentialUnavailableError(
-      "No AWS region is configured: GetWebIdentityToken is answered only by regional STS endpoints. Set options.region, AWS_REGION, or region in the AWS profile (on EC2, ECS, EKS and Lambda AWS_REGION is usually set for you).",
+      "No AWS region is configured: GetWebIdentityToken is answered only by regional STS endpoints. Set options.region, AWS_REGION, or region in the AWS profile (Lambda sets AWS_REGION; on EC2 the SDK does not ask the instance, so set it).",
       "missing_configuration",
       { cause: error },
     );

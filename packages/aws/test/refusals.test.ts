@@ -1,0 +1,352 @@
+import { createServer, type Server, type Socket } from "node:net";
+import { STSClient } from "@aws-sdk/client-sts";
+import {
+  type AssertionContext,
+  AuthenticationError,
+  ClientAssertionCredential,
+  CredentialUnavailableError,
+  type FedcredError,
+} from "@fedcred/core";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { type AwsWebIdentityTokenOptions, fromAwsWebIdentityToken } from "../src/index.js";
+import {
+  APP,
+  BILLING_SESSION,
+  DISABLED_SESSION,
+  EXPIRED_SESSION,
+  type Federation,
+  REGION,
+  SCOPE,
+  SHORT_SESSION,
+  startFederation,
+  startRefusingSts,
+  TENANT,
+} from "./federation.js";
+
+let federation: Federation;
+
+beforeAll(async () => {
+  federation = await startFederation();
+});
+afterAll(() => federation?.close());
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+const context: AssertionContext = {
+  clientId: APP,
+  tenantId: TENANT,
+  authorityHost: "https://login.microsoftonline.com",
+  tokenEndpoint: `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`,
+};
+
+/** The error a first call of the assertion function rejects with. */
+async function failureOf(options: AwsWebIdentityTokenOptions): Promise<FedcredError> {
+  const assertion = fromAwsWebIdentityToken(options);
+  return Promise.resolve(assertion(context)).then(
+    () => {
+      throw new Error("expected the call to fail");
+    },
+    (error: unknown) => error as FedcredError,
+  );
+}
+
+/** No message, JSON or inspection of an error holds a key, a session token or a token. */
+function expectNoSecrets(error: FedcredError, ...secrets: (string | undefined)[]): void {
+  const shown = `${error.message} ${JSON.stringify(error)}`;
+  for (const secret of secrets) if (secret) expect(shown).not.toContain(secret);
+  expect(shown).not.toMatch(/eyJ[\w-]+\.[\w-]+\./);
+}
+
+describe("STS refusals say what to fix", () => {
+  it("federation disabled: names the one-time enablement and where to read the issuer URL", async () => {
+    const before = federation.webIdentityRequests().length;
+    const error = await failureOf({ clientConfig: federation.clientConfig(DISABLED_SESSION) });
+    expect(AuthenticationError.isInstance(error)).toBe(true);
+    expect(error.code).toBe("assertion_failed");
+    expect((error as AuthenticationError).statusCode).toBe(403);
+    expect(error.message).toContain("OutboundWebIdentityFederationDisabledException");
+    expect(error.message).toContain("aws iam enable-outbound-web-identity-federation");
+    expect(error.message).toContain("aws iam get-outbound-web-identity-federation-info");
+    expect(error.message).toContain("https://{id}.tokens.sts.global.api.aws");
+    expect(federation.webIdentityRequests().slice(before)).toMatchObject([
+      {
+        accessKeyId: DISABLED_SESSION.accessKeyId,
+        status: 403,
+        errorCode: "OutboundWebIdentityFederationDisabledException",
+      },
+    ]);
+    expectNoSecrets(error, DISABLED_SESSION.secretAccessKey, DISABLED_SESSION.sessionToken);
+  });
+
+  it("a wrong secret key: SignatureDoesNotMatch names the secret to check, never the keys", async () => {
+    const wrong = {
+      ...BILLING_SESSION,
+      secretAccessKey: "not-the-billing-secret-access-key-000000",
+    };
+    const error = await failureOf({ clientConfig: federation.clientConfig(wrong) });
+    expect(AuthenticationError.isInstance(error)).toBe(true);
+    expect(error.code).toBe("assertion_failed");
+    expect(error.message).toContain("SignatureDoesNotMatch");
+    expect(error.message).toContain("AWS_SECRET_ACCESS_KEY");
+    expect(federation.sts.requests.at(-1)).toMatchObject({
+      accessKeyId: BILLING_SESSION.accessKeyId,
+      status: 403,
+      errorCode: "SignatureDoesNotMatch",
+    });
+    expectNoSecrets(error, wrong.secretAccessKey, BILLING_SESSION.sessionToken);
+  });
+
+  it("temporary keys without their session token: InvalidClientTokenId names AWS_SESSION_TOKEN", async () => {
+    const { sessionToken: _sessionToken, ...withoutToken } = BILLING_SESSION;
+    const error = await failureOf({ clientConfig: federation.clientConfig(withoutToken) });
+    expect(error.code).toBe("assertion_failed");
+    expect(error.message).toContain("InvalidClientTokenId");
+    expect(error.message).toContain("AWS_SESSION_TOKEN");
+    expect(federation.sts.requests.at(-1)?.errorCode).toBe("InvalidClientTokenId");
+  });
+
+  it("expired session keys: ExpiredToken says to renew them", async () => {
+    const error = await failureOf({ clientConfig: federation.clientConfig(EXPIRED_SESSION) });
+    expect(error.code).toBe("assertion_failed");
+    expect(error.message).toContain("have expired (ExpiredToken)");
+    expect(federation.sts.requests.at(-1)?.errorCode).toBe("ExpiredToken");
+  });
+
+  it("a token that would outlive the session: SessionDurationEscalationException names durationSeconds", async () => {
+    const error = await failureOf({
+      clientConfig: federation.clientConfig(SHORT_SESSION),
+      durationSeconds: 3600,
+    });
+    expect(error.code).toBe("assertion_failed");
+    expect(error.message).toContain("durationSeconds 3600");
+    expect(federation.webIdentityRequests().at(-1)).toMatchObject({
+      params: { DurationSeconds: "3600" },
+      errorCode: "SessionDurationEscalationException",
+    });
+  });
+
+  describe("access denied (a stand-in STS: the emulated one has no IAM policies)", () => {
+    const denial = (principal: string) =>
+      startRefusingSts(
+        403,
+        "AccessDenied",
+        `User: ${principal} is not authorized to perform: sts:GetWebIdentityToken because no identity-based policy allows the sts:GetWebIdentityToken action`,
+      );
+
+    it("names the sts:GetWebIdentityToken permission and the audience condition", async () => {
+      const sts = await denial(BILLING_SESSION.arn);
+      try {
+        const error = await failureOf({
+          clientConfig: federation.clientConfig(BILLING_SESSION, { endpoint: sts.url }),
+        });
+        expect(AuthenticationError.isInstance(error)).toBe(true);
+        expect(error.code).toBe("assertion_failed");
+        expect(error.message).toContain(
+          'must allow "sts:GetWebIdentityToken", for the audience "api://AzureADTokenExchange" (condition key sts:IdentityTokenAudience)',
+        );
+        expect(error.message).not.toContain("sts:TagGetWebIdentityToken");
+        // STS's own words name the caller.
+        expect(error.message).toContain(`User: ${BILLING_SESSION.arn} is not authorized`);
+        expect(sts.requests).toHaveLength(1);
+        expectNoSecrets(error, BILLING_SESSION.secretAccessKey, BILLING_SESSION.sessionToken);
+      } finally {
+        await sts.close();
+      }
+    });
+
+    it("with tags, names sts:TagGetWebIdentityToken too", async () => {
+      const sts = await denial(BILLING_SESSION.arn);
+      try {
+        const error = await failureOf({
+          clientConfig: federation.clientConfig(BILLING_SESSION, { endpoint: sts.url }),
+          tags: { team: "billing" },
+        });
+        expect(error.message).toContain(
+          '"sts:GetWebIdentityToken" and "sts:TagGetWebIdentityToken"',
+        );
+        expect(sts.requests[0]).toMatchObject({
+          "Tags.member.1.Key": "team",
+          "Tags.member.1.Value": "billing",
+        });
+      } finally {
+        await sts.close();
+      }
+    });
+  });
+
+  it("throttling, after the SDK's retries, says so (a stand-in STS)", async () => {
+    const sts = await startRefusingSts(400, "Throttling", "Rate exceeded");
+    try {
+      const error = await failureOf({
+        clientConfig: federation.clientConfig(BILLING_SESSION, {
+          endpoint: sts.url,
+          maxAttempts: 2,
+        }),
+      });
+      expect(error.code).toBe("assertion_failed");
+      expect(error.message).toContain("AWS STS throttled GetWebIdentityToken (Throttling)");
+      // The SDK retried once, as configured.
+      expect(sts.requests).toHaveLength(2);
+    } finally {
+      await sts.close();
+    }
+  });
+});
+
+describe("no region, no credentials, no STS: CredentialUnavailableError, before any request", () => {
+  it("no region anywhere: names options.region and AWS_REGION, and why a region is needed", async () => {
+    const before = federation.sts.requests.length;
+    const { region: _region, ...config } = federation.clientConfig();
+    const error = await failureOf({ clientConfig: config });
+    expect(CredentialUnavailableError.isInstance(error)).toBe(true);
+    expect(error.code).toBe("missing_configuration");
+    expect(error.message).toContain("options.region, AWS_REGION");
+    expect(error.message).toContain("regional STS endpoints");
+    expect(federation.sts.requests.length).toBe(before);
+  });
+
+  it("no AWS credentials in the default chain: names what to set", async () => {
+    const before = federation.sts.requests.length;
+    const { credentials: _credentials, ...config } = federation.clientConfig();
+    const error = await failureOf({ clientConfig: config });
+    expect(CredentialUnavailableError.isInstance(error)).toBe(true);
+    expect(error.code).toBe("missing_configuration");
+    expect(error.message).toContain("No AWS credentials were found");
+    expect(error.message).toContain("clientConfig.credentials");
+    expect(federation.sts.requests.length).toBe(before);
+  });
+
+  it("a getToken without AWS credentials is a CredentialUnavailableError too, so a chain moves on", async () => {
+    vi.stubEnv("AWS_REGION", REGION);
+    vi.stubEnv("AWS_ENDPOINT_URL_STS", federation.sts.url);
+    const credential = new ClientAssertionCredential(TENANT, APP, fromAwsWebIdentityToken(), {
+      authorityHost: federation.entra.url,
+    });
+    try {
+      const error = await credential.getToken(SCOPE).catch((caught: unknown) => caught);
+      expect(CredentialUnavailableError.isInstance(error)).toBe(true);
+      expect((error as Error).name).toBe("CredentialUnavailableError");
+    } finally {
+      await credential.close();
+    }
+  });
+
+  it("STS not reachable: assertion_unavailable naming the endpoint settings", async () => {
+    const closed = await unusedPort();
+    const error = await failureOf({
+      clientConfig: federation.clientConfig(BILLING_SESSION, {
+        endpoint: `http://127.0.0.1:${closed}`,
+      }),
+    });
+    expect(CredentialUnavailableError.isInstance(error)).toBe(true);
+    expect(error.code).toBe("assertion_unavailable");
+    expect(error.message).toContain(`ECONNREFUSED 127.0.0.1:${closed}`);
+    expect(error.message).toContain("AWS_ENDPOINT_URL_STS");
+  });
+
+  it("a silent STS: requestTimeoutInMs ends the call; a caller's abort ends it sooner", async () => {
+    const silent = await startSilentServer();
+    try {
+      const clientConfig = federation.clientConfig(BILLING_SESSION, { endpoint: silent.url });
+      const timedOut = await failureOf({ clientConfig, requestTimeoutInMs: 300 });
+      expect(timedOut.code).toBe("assertion_unavailable");
+      expect(timedOut.message).toContain("did not answer GetWebIdentityToken within 300 ms");
+
+      const controller = new AbortController();
+      const call = Promise.resolve(
+        fromAwsWebIdentityToken({ clientConfig })({ ...context, abortSignal: controller.signal }),
+      );
+      setTimeout(() => controller.abort(), 100);
+      await expect(call).rejects.toMatchObject({ name: "AbortError" });
+    } finally {
+      await silent.close();
+    }
+  });
+});
+
+describe("options are checked at the factory", () => {
+  it.each([
+    [
+      "durationSeconds below 60",
+      { durationSeconds: 59 },
+      "options.durationSeconds must be a whole number of seconds from 60 to 3600",
+    ],
+    ["durationSeconds above 3600", { durationSeconds: 3601 }, "got 3601"],
+    ["a fractional durationSeconds", { durationSeconds: 300.5 }, "got 300.5"],
+    ["no audience", { audience: [] }, "options.audience must be a non-empty string"],
+    [
+      "eleven audiences",
+      { audience: Array.from({ length: 11 }, (_, index) => `aud-${index}`) },
+      "1 to 10 of them",
+    ],
+    ["an empty audience", { audience: " " }, "options.audience"],
+    [
+      "another algorithm",
+      { signingAlgorithm: "HS256" },
+      'options.signingAlgorithm must be "RS256"',
+    ],
+    ["tags as a list", { tags: [{ Key: "a", Value: "b" }] }, "options.tags must be an object"],
+    [
+      "a tag value that is not a string",
+      { tags: { team: 7 } },
+      'options.tags["team"] is not a valid tag',
+    ],
+    [
+      "51 tags",
+      { tags: Object.fromEntries(Array.from({ length: 51 }, (_, index) => [`k${index}`, "v"])) },
+      "at most 50 tags",
+    ],
+    [
+      "a region that is not a name",
+      { region: "eu-west-1/../x" },
+      "options.region must be an AWS region name",
+    ],
+    ["a client that is not one", { client: {} }, "options.client must be an STSClient"],
+    [
+      "a client with a region",
+      { client: new STSClient({}), region: REGION },
+      "options.client is configured already",
+    ],
+    ["region twice", { region: REGION, clientConfig: { region: "us-east-1" } }, "set one"],
+    ["options that are not an object", "eu-west-1", "takes an options object"],
+  ])("refuses %s", (_label, options, message) => {
+    const before = federation.sts.requests.length;
+    let thrown: unknown;
+    try {
+      fromAwsWebIdentityToken(options as AwsWebIdentityTokenOptions);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(CredentialUnavailableError.isInstance(thrown)).toBe(true);
+    expect((thrown as CredentialUnavailableError).code).toBe("invalid_configuration");
+    expect((thrown as Error).message).toContain(message);
+    expect(federation.sts.requests.length).toBe(before);
+  });
+});
+
+async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A loopback server that accepts connections and never answers. */
+async function startSilentServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
