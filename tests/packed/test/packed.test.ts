@@ -1,4 +1,5 @@
 import { execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -9,67 +10,118 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../../..");
-const packages = ["core", "file", "emulator"];
+const packages = ["core", "file", "emulator", "kubernetes"];
+const tsc = join(root, "node_modules", ".bin", "tsc");
+const nodeNext = [
+  "--strict",
+  "--module",
+  "nodenext",
+  "--moduleResolution",
+  "nodenext",
+  "--types",
+  "node",
+  "--typeRoots",
+  join(root, "node_modules", "@types"),
+];
+/** A fresh project of the tarballs, without @kubernetes/client-node (the optional peer). */
 let project: string;
+/** Another, with @kubernetes/client-node 1.4.0: installed while the tests of `project` run. */
+let clientNodeProject: string;
+let clientNodeInstalled: Promise<void> | undefined;
+
+async function npmInstall(cwd: string): Promise<void> {
+  await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], {
+    cwd,
+  });
+  await cp(join(here, "../fixtures"), cwd, { recursive: true });
+}
 
 beforeAll(async () => {
   project = await mkdtemp(join(tmpdir(), "fedcred-packed-"));
+  clientNodeProject = await mkdtemp(join(tmpdir(), "fedcred-packed-client-node-"));
   const tarballs = join(project, "tarballs");
   await mkdir(tarballs);
-  for (const name of packages) {
-    await run("pnpm", ["pack", "--pack-destination", tarballs], {
-      cwd: join(root, "packages", name),
-    });
-  }
+  await Promise.all(
+    packages.map((name) =>
+      run("pnpm", ["pack", "--pack-destination", tarballs], {
+        cwd: join(root, "packages", name),
+      }),
+    ),
+  );
   const files = await readdir(tarballs);
   const tarball = (name: string): string => {
     const file = files.find((f) => f.startsWith(`fedcred-${name}-`));
     if (!file) throw new Error(`no tarball for ${name} in ${files.join(", ")}`);
-    return `file:./tarballs/${file}`;
+    return `file:${join(tarballs, file)}`;
   };
+  const fedcred = {
+    "@fedcred/core": tarball("core"),
+    "@fedcred/file": tarball("file"),
+    "@fedcred/kubernetes": tarball("kubernetes"),
+    "@fedcred/emulator": tarball("emulator"),
+  };
+  // The tarballs depend on each other by version ranges of packages not published: they come
+  // from the tarballs too.
+  const overrides = {
+    "@fedcred/core": fedcred["@fedcred/core"],
+    "@fedcred/file": fedcred["@fedcred/file"],
+  };
+  await writeFile(
+    join(clientNodeProject, "package.json"),
+    JSON.stringify({
+      name: "fresh-kubernetes-project",
+      private: true,
+      dependencies: { ...fedcred, "@kubernetes/client-node": "1.4.0" },
+      overrides,
+    }),
+  );
+  clientNodeInstalled = npmInstall(clientNodeProject);
+  // Awaited by the tests that use it; until then a failure must not be an unhandled rejection.
+  clientNodeInstalled.catch(() => {});
   await writeFile(
     join(project, "package.json"),
     JSON.stringify({
       name: "fresh-user-project",
       private: true,
       dependencies: {
-        "@fedcred/core": tarball("core"),
-        "@fedcred/file": tarball("file"),
-        "@fedcred/emulator": tarball("emulator"),
+        ...fedcred,
         // What a user moving from @azure/identity already has: its options type, and the
         // default HttpClient and a logger to put in the option bag.
         "@azure/identity": "4.14.1",
         "@azure/core-rest-pipeline": "1.25.1",
         "@azure/logger": "^1.3.0",
       },
-      overrides: { "@fedcred/core": tarball("core") },
+      overrides,
     }),
   );
-  await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], {
-    cwd: project,
-  });
-  await cp(join(here, "../fixtures"), project, { recursive: true });
+  await npmInstall(project);
 });
 
 afterAll(async () => {
-  if (project) await rm(project, { recursive: true, force: true });
+  await clientNodeInstalled?.catch(() => {});
+  for (const dir of [project, clientNodeProject]) {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }
 });
 
 describe("the packed tarballs in a fresh project", () => {
   it("ship only dist, package.json and README", async () => {
-    const { stdout } = await run("tar", [
-      "-tzf",
-      join(project, "tarballs", (await readdir(join(project, "tarballs")))[0]!),
-    ]);
-    const entries = stdout.trim().split("\n");
-    expect(entries).toContain("package/package.json");
-    expect(entries).toContain("package/dist/index.mjs");
-    expect(entries).toContain("package/dist/index.cjs");
-    expect(
-      entries.every((entry) =>
-        /^package\/(dist\/|package\.json$|README\.md$|LICENSE$)/.test(entry),
-      ),
-    ).toBe(true);
+    const tarballs = join(project, "tarballs");
+    const files = await readdir(tarballs);
+    expect(files).toHaveLength(packages.length);
+    for (const file of files) {
+      const { stdout } = await run("tar", ["-tzf", join(tarballs, file)]);
+      const entries = stdout.trim().split("\n");
+      expect(entries, file).toContain("package/package.json");
+      expect(entries, file).toContain("package/dist/index.mjs");
+      expect(entries, file).toContain("package/dist/index.cjs");
+      expect(
+        entries.filter(
+          (entry) => !/^package\/(dist\/|package\.json$|README\.md$|LICENSE$)/.test(entry),
+        ),
+        file,
+      ).toEqual([]);
+    }
   });
 
   it("work from ESM: a token from a loopback endpoint, then a cache hit", async () => {
@@ -103,42 +155,26 @@ describe("the packed tarballs in a fresh project", () => {
   });
 
   it("type-check from TypeScript under NodeNext, as ESM and as CommonJS", async () => {
-    const tsc = join(root, "node_modules", ".bin", "tsc");
-    const result = await run(
-      tsc,
-      [
-        "--noEmit",
-        "--strict",
-        "--module",
-        "nodenext",
-        "--moduleResolution",
-        "nodenext",
-        "--types",
-        "node",
-        "--typeRoots",
-        join(root, "node_modules", "@types"),
-        "use-types.mts",
-        "use-types.cts",
-      ],
-      { cwd: project },
-    ).catch((error: { stdout: string }) => error);
+    // skipLibCheck off, as tsc defaults to: the .d.ts of the tarballs are checked too, and
+    // @fedcred/kubernetes's must not need @kubernetes/client-node, which this project lacks.
+    const args = [
+      "--noEmit",
+      "--skipLibCheck",
+      "false",
+      ...nodeNext,
+      "use-types.mts",
+      "use-types.cts",
+      "use-kubernetes-types.mts",
+      "use-kubernetes-types.cts",
+    ];
+    const result = await run(tsc, args, { cwd: project }).catch(
+      (error: { stdout: string }) => error,
+    );
     expect(result.stdout).toBe("");
   });
 });
 
 describe("@azure/identity's ClientAssertionCredentialOptions in the packed core", () => {
-  const tsc = join(root, "node_modules", ".bin", "tsc");
-  const nodeNext = [
-    "--strict",
-    "--module",
-    "nodenext",
-    "--moduleResolution",
-    "nodenext",
-    "--types",
-    "node",
-    "--typeRoots",
-    join(root, "node_modules", "@types"),
-  ];
   const warningOf = /^azure:fedcred:warning (options\.[\w.]+) has no effect: /;
 
   it("type-check: every option and nested field of @azure/identity's is accepted", async () => {
@@ -241,5 +277,126 @@ describe("the packed emulator", () => {
       child.kill("SIGTERM");
     }
     expect(await exited).toBe(0);
+  });
+});
+
+describe("the packed @fedcred/kubernetes without @kubernetes/client-node", () => {
+  // The workload-identity webhook's variables, and where watch-client-node.mjs logs lookups.
+  const env = (fixture: string) => ({
+    ...process.env,
+    AZURE_TENANT_ID: "tenant-k8s",
+    AZURE_CLIENT_ID: "client-k8s",
+    AZURE_FEDERATED_TOKEN_FILE: join(project, `${fixture}.projected-token`),
+    CLIENT_NODE_LOOKUPS: join(project, `${fixture}.client-node-lookups`),
+  });
+
+  it("declares @kubernetes/client-node as an optional peer, and the project has none", async () => {
+    const tarball = (await readdir(join(project, "tarballs"))).find((file) =>
+      file.startsWith("fedcred-kubernetes-"),
+    );
+    const { stdout } = await run("tar", [
+      "-xOzf",
+      join(project, "tarballs", tarball!),
+      "package/package.json",
+    ]);
+    const manifest = JSON.parse(stdout);
+    expect(manifest.peerDependencies).toEqual({ "@kubernetes/client-node": ">=1.4 <3" });
+    expect(manifest.peerDependenciesMeta).toEqual({
+      "@kubernetes/client-node": { optional: true },
+    });
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(["@fedcred/core", "@fedcred/file"]);
+    expect(JSON.stringify(manifest.dependencies)).not.toContain("workspace:");
+    // What the tests below stand on: npm did not install the optional peer.
+    expect(existsSync(join(project, "node_modules", "@kubernetes", "client-node"))).toBe(false);
+  });
+
+  it.each(["use-kubernetes.cjs", "use-kubernetes.mjs"])(
+    "%s: workloadIdentityCredential and the projected token work and never look for client-node; fromServiceAccountToken says to install it",
+    async (fixture) => {
+      const { stdout } = await run("node", ["--import", "./watch-client-node.mjs", fixture], {
+        cwd: project,
+        env: env(fixture),
+      });
+      const result = JSON.parse(stdout);
+      expect(result.constants).toEqual({
+        AZURE_KUBERNETES_CA_DATA: "AZURE_KUBERNETES_CA_DATA",
+        AZURE_KUBERNETES_CA_FILE: "AZURE_KUBERNETES_CA_FILE",
+        AZURE_KUBERNETES_SNI_NAME: "AZURE_KUBERNETES_SNI_NAME",
+        AZURE_KUBERNETES_TOKEN_PROXY: "AZURE_KUBERNETES_TOKEN_PROXY",
+        DEFAULT_AUDIENCE: "api://AzureADTokenExchange",
+      });
+      expect(result.projected).toBe("header.projected.signature");
+      expect(result.workloadIdentity).toEqual({
+        isCredential: true,
+        token: "token-1",
+        requests: [
+          {
+            path: "/tenant-k8s/oauth2/v2.0/token",
+            form: {
+              client_id: "client-k8s",
+              scope: "https://storage.azure.com/.default",
+              grant_type: "client_credentials",
+              client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+              client_assertion: "header.projected.signature",
+            },
+          },
+        ],
+      });
+      // Loading the package, the projected token, the credential and fromServiceAccountToken's
+      // factory never resolve client-node...
+      expect(result.lookupsBefore).toEqual([]);
+      // ...its assertion's first call does, and fails saying what to install.
+      expect(result.lookupsAfter).toEqual(["@kubernetes/client-node"]);
+      expect(result.serviceAccountToken).toMatchObject({
+        instance: true,
+        isInstance: true,
+        name: "CredentialUnavailableError",
+        code: "missing_configuration",
+        causeCode: "ERR_MODULE_NOT_FOUND",
+      });
+      expect(result.serviceAccountToken.message).toContain("npm install @kubernetes/client-node");
+    },
+  );
+});
+
+describe("the packed @fedcred/kubernetes with @kubernetes/client-node 1.4.0", () => {
+  beforeAll(() => clientNodeInstalled);
+
+  it("gets a token from CommonJS by TokenRequest and Entra, and the process ends by itself", async () => {
+    const exit = await run("node", ["use-kubernetes-client-node.cjs"], {
+      cwd: clientNodeProject,
+      timeout: 20_000,
+      killSignal: "SIGKILL",
+    }).then(
+      ({ stdout, stderr }) => ({ code: 0, signal: null, stdout, stderr }),
+      (error: { code: number; signal: string | null; stdout: string; stderr: string }) => error,
+    );
+    // A handle left open shows as signal SIGKILL (killed at the timeout), not as a pass.
+    expect({ code: exit.code, signal: exit.signal, stderr: exit.stderr }).toEqual({
+      code: 0,
+      signal: null,
+      stderr: "",
+    });
+    const result = JSON.parse(exit.stdout);
+    expect(result.tokenLength).toBeGreaterThan(0);
+    expect(result.expiresInFuture).toBe(true);
+    expect(result.claims).toEqual({
+      tid: "5b0c3f1e-0000-4000-8000-0000000008e5",
+      appid: "2d4c6e8a-0000-4000-8000-0000000008a9",
+      aud: "https://storage.azure.com",
+    });
+    expect(result.tokenRequests).toEqual([
+      {
+        path: "/api/v1/namespaces/prod/serviceaccounts/billing/token",
+        user: "system:serviceaccount:ops:minter",
+        status: 201,
+        body: {
+          apiVersion: "authentication.k8s.io/v1",
+          kind: "TokenRequest",
+          spec: { audiences: ["api://AzureADTokenExchange"], expirationSeconds: 3600 },
+        },
+      },
+    ]);
+    expect(result.entraTokenRequests).toBe(1);
   });
 });
