@@ -75,7 +75,7 @@ export function describeFailure(error: unknown, call: WebIdentityTokenCall): Fed
     }
     case "SignatureDoesNotMatch":
       return refused(
-        "AWS STS refused the request's signature (SignatureDoesNotMatch): the secret access key does not belong to the access key id, or this machine's clock is more than 15 minutes off. Check AWS_SECRET_ACCESS_KEY, the profile's aws_secret_access_key, or clientConfig.credentials.",
+        `AWS STS refused the request's signature (SignatureDoesNotMatch): the secret access key does not belong to the access key id, this machine's clock is more than 15 minutes off, or (with clientConfig.endpoint or AWS_ENDPOINT_URL_STS) the request was signed for another region than the endpoint's. Check AWS_SECRET_ACCESS_KEY, the profile's aws_secret_access_key, or clientConfig.credentials. STS said: ${sts}`,
       );
     case "InvalidClientTokenId":
       return refused(

@@ -242,9 +242,7 @@ function checkClient(options: AwsWebIdentityTokenOptions): (clientSts: ClientSts
   }
   let created: StsClientLike | undefined;
   return (clientSts) => {
-    // GetWebIdentityToken has no global endpoint: never let AWS_STS_REGIONAL_ENDPOINTS=legacy pick it.
     created ??= new clientSts.STSClient({
-      useGlobalEndpoint: false,
       ...clientConfig,
       ...(region !== undefined ? { region } : {}),
     });

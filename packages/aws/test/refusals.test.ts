@@ -97,6 +97,31 @@ describe("STS refusals say what to fix", () => {
     expectNoSecrets(error, wrong.secretAccessKey, BILLING_SESSION.sessionToken);
   });
 
+  it("keeps only the first line of what STS says: AWS may append the canonical request, session token included", async () => {
+    const sts = await startRefusingSts(
+      403,
+      "SignatureDoesNotMatch",
+      [
+        "The request signature we calculated does not match the signature you provided.",
+        "",
+        "The Canonical String for this request should have been",
+        `'POST\n/\n\nhost:sts.eu-west-1.amazonaws.com\nx-amz-security-token:${BILLING_SESSION.sessionToken}\n'`,
+      ].join("\n"),
+    );
+    try {
+      const error = await failureOf({
+        clientConfig: federation.clientConfig(BILLING_SESSION, { endpoint: sts.url }),
+      });
+      expect(error.message).toContain(
+        "STS said: The request signature we calculated does not match the signature you provided.",
+      );
+      expect(error.message).not.toContain("Canonical");
+      expectNoSecrets(error, BILLING_SESSION.secretAccessKey, BILLING_SESSION.sessionToken);
+    } finally {
+      await sts.close();
+    }
+  });
+
   it("temporary keys without their session token: InvalidClientTokenId names AWS_SESSION_TOKEN", async () => {
     const { sessionToken: _sessionToken, ...withoutToken } = BILLING_SESSION;
     const error = await failureOf({ clientConfig: federation.clientConfig(withoutToken) });

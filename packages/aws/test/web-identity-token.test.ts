@@ -111,6 +111,24 @@ describe("fromAwsWebIdentityToken against the emulated STS and Entra ID", () => 
     ]);
   });
 
+  it("signs for options.region: the emulated STS checks the SigV4 credential scope names its region", async () => {
+    const before = federation.webIdentityRequests().length;
+    const { region: _region, ...config } = federation.clientConfig();
+    const jwt = await fromAwsWebIdentityToken({ region: REGION, clientConfig: config })(context);
+    expect(claimsOf(jwt)["https://sts.amazonaws.com/"]).toMatchObject({ source_region: REGION });
+    const wrong = fromAwsWebIdentityToken({ region: "us-east-2", clientConfig: config });
+    await expect(Promise.resolve(wrong(context))).rejects.toMatchObject({
+      code: "assertion_failed",
+      message: expect.stringContaining("STS said: Credential should be scoped to a valid region."),
+    });
+    expect(
+      federation
+        .webIdentityRequests()
+        .slice(before)
+        .map((request) => request.status),
+    ).toEqual([200, 403]);
+  });
+
   it("sends with an STSClient it is given", async () => {
     const client = new STSClient(federation.clientConfig());
     const before = federation.sts.requests.length;
