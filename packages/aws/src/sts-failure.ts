@@ -62,7 +62,7 @@ export function describeFailure(error: unknown, call: WebIdentityTokenCall): Fed
   switch (name) {
     case "OutboundWebIdentityFederationDisabledException":
       return refused(
-        "AWS STS refused GetWebIdentityToken: outbound identity federation is not enabled for this AWS account (OutboundWebIdentityFederationDisabledException). An IAM administrator enables it once per account: aws iam enable-outbound-web-identity-federation (or the IAM console, Account settings). That returns the account's issuer URL (https://{id}.tokens.sts.global.api.aws), which aws iam get-outbound-web-identity-federation-info shows again at any time: it is the issuer of the Entra federated identity credential.",
+        "AWS STS refused GetWebIdentityToken: outbound identity federation is not enabled for this AWS account (OutboundWebIdentityFederationDisabledException). An IAM administrator enables it once per account: aws iam enable-outbound-web-identity-federation (or its switch in the IAM console). That returns the account's issuer URL (https://{id}.tokens.sts.global.api.aws), which aws iam get-outbound-web-identity-federation-info shows again at any time: it is the issuer of the Entra federated identity credential.",
       );
     case "AccessDenied":
     case "AccessDeniedException": {
