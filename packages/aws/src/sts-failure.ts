@@ -24,6 +24,10 @@ const THROTTLING = new Set([
   "TooManyRequestsException",
 ]);
 
+/** What to check when STS does not answer. */
+export const REACH_STS =
+  "check the network route to the regional STS endpoint, AWS_ENDPOINT_URL_STS or clientConfig.endpoint, and any proxy.";
+
 /** The SDK's way of saying it found no region: it throws before any request. */
 const REGION_MISSING = "Region is missing";
 
@@ -132,7 +136,7 @@ function unavailable(error: unknown, failure: SdkError, name: string): Credentia
   const code = typeof failure.code === "string" ? failure.code : name;
   const reason = said(failure);
   return new CredentialUnavailableError(
-    `AWS STS is not reachable (${reason.includes(code) ? reason : `${code}: ${reason}`}): check the network route to the regional STS endpoint, AWS_ENDPOINT_URL_STS or clientConfig.endpoint, and any proxy.`,
+    `AWS STS is not reachable (${reason.includes(code) ? reason : `${code}: ${reason}`}): ${REACH_STS}`,
     "assertion_unavailable",
     { cause: error },
   );

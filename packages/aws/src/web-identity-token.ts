@@ -8,7 +8,7 @@ import {
   memoizeAssertion,
 } from "@fedcred/core";
 import { type ClientSts, loadClientSts, type StsClientLike } from "./client-sts.js";
-import { describeFailure, type WebIdentityTokenCall } from "./sts-failure.js";
+import { describeFailure, REACH_STS, type WebIdentityTokenCall } from "./sts-failure.js";
 
 /**
  * Options of {@link fromAwsWebIdentityToken}.
@@ -167,7 +167,7 @@ export function fromAwsWebIdentityToken(options: AwsWebIdentityTokenOptions = {}
       if (callerSignal?.aborted) throw callerSignal.reason;
       if (deadline.aborted) {
         throw new CredentialUnavailableError(
-          `AWS STS did not answer GetWebIdentityToken within ${timeoutInMs} ms (options.requestTimeoutInMs): check the network route to the regional STS endpoint, AWS_ENDPOINT_URL_STS or clientConfig.endpoint, and any proxy.`,
+          `AWS STS did not answer GetWebIdentityToken within ${timeoutInMs} ms (options.requestTimeoutInMs): ${REACH_STS}`,
           "assertion_unavailable",
         );
       }

@@ -220,25 +220,20 @@ describe("STS refusals say what to fix", () => {
 });
 
 describe("no region, no credentials, no STS: CredentialUnavailableError, before any request", () => {
-  it("no region anywhere: names options.region and AWS_REGION, and why a region is needed", async () => {
+  it.each([
+    ["no region anywhere", "region", ["options.region, AWS_REGION", "regional STS endpoints"]],
+    [
+      "no AWS credentials in the default chain",
+      "credentials",
+      ["No AWS credentials were found", "clientConfig.credentials"],
+    ],
+  ] as const)("%s: missing_configuration, saying what to set", async (_label, left, phrases) => {
     const before = federation.sts.requests.length;
-    const { region: _region, ...config } = federation.clientConfig();
+    const { [left]: _left, ...config } = federation.clientConfig();
     const error = await failureOf({ clientConfig: config });
     expect(CredentialUnavailableError.isInstance(error)).toBe(true);
     expect(error.code).toBe("missing_configuration");
-    expect(error.message).toContain("options.region, AWS_REGION");
-    expect(error.message).toContain("regional STS endpoints");
-    expect(federation.sts.requests.length).toBe(before);
-  });
-
-  it("no AWS credentials in the default chain: names what to set", async () => {
-    const before = federation.sts.requests.length;
-    const { credentials: _credentials, ...config } = federation.clientConfig();
-    const error = await failureOf({ clientConfig: config });
-    expect(CredentialUnavailableError.isInstance(error)).toBe(true);
-    expect(error.code).toBe("missing_configuration");
-    expect(error.message).toContain("No AWS credentials were found");
-    expect(error.message).toContain("clientConfig.credentials");
+    for (const phrase of phrases) expect(error.message).toContain(phrase);
     expect(federation.sts.requests.length).toBe(before);
   });
 

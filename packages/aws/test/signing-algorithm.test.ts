@@ -20,12 +20,24 @@ beforeAll(async () => {
 });
 afterAll(() => federation?.close());
 
+/** Collects what the fedcred logger writes at warning level, until `restore()`. */
+function captureWarnings(): { lines: string[]; restore(): void } {
+  const lines: string[] = [];
+  const originalLog = AzureLogger.log;
+  setLogLevel("warning");
+  AzureLogger.log = (...args: unknown[]) => lines.push(args.map(String).join(" "));
+  return {
+    lines,
+    restore() {
+      AzureLogger.log = originalLog;
+      setLogLevel(undefined as never);
+    },
+  };
+}
+
 describe("signingAlgorithm", () => {
   it("RS256, the default, logs nothing (run first: the ES384 warning is once per process)", async () => {
-    const lines: string[] = [];
-    const originalLog = AzureLogger.log;
-    setLogLevel("warning");
-    AzureLogger.log = (...args: unknown[]) => lines.push(args.map(String).join(" "));
+    const { lines, restore } = captureWarnings();
     try {
       fromAwsWebIdentityToken({
         clientConfig: federation.clientConfig(),
@@ -38,16 +50,12 @@ describe("signingAlgorithm", () => {
       await vi.waitFor(() => expect(lines.some((line) => line.includes("sentinel"))).toBe(true));
       expect(lines.filter((line) => line.includes("signingAlgorithm"))).toEqual([]);
     } finally {
-      AzureLogger.log = originalLog;
-      setLogLevel(undefined as never);
+      restore();
     }
   });
 
   it("ES384: STS signs with it, Entra refuses it (5002730) as Entra does, and a warning says so once", async () => {
-    const lines: string[] = [];
-    const originalLog = AzureLogger.log;
-    setLogLevel("warning");
-    AzureLogger.log = (...args: unknown[]) => lines.push(args.map(String).join(" "));
+    const { lines, restore } = captureWarnings();
     const credentials: ClientAssertionCredential[] = [];
     try {
       for (const _ of [1, 2]) {
@@ -81,8 +89,7 @@ describe("signingAlgorithm", () => {
       expect(warnings[0]).toContain("AADSTS5002730");
       expect(warnings[0]).toContain('Use "RS256"');
     } finally {
-      AzureLogger.log = originalLog;
-      setLogLevel(undefined as never);
+      restore();
       for (const credential of credentials) await credential.close();
     }
   });
