@@ -5,5 +5,8 @@ export default defineProject({
     name: "emulator",
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/global-setup.ts"],
+    // Servers generate RSA keys and certificates: generous on a loaded 2-core CI machine.
+    hookTimeout: 60_000,
+    testTimeout: 60_000,
   },
 });

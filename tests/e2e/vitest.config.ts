@@ -4,7 +4,8 @@ export default defineProject({
   test: {
     name: "e2e",
     include: ["test/**/*.test.ts"],
-    testTimeout: 30_000,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
     globalSetup: ["test/global-setup.ts"],
   },
 });
