@@ -56,7 +56,7 @@ export function hintFor(
       case 700211:
       case 700212:
         if (audiences(claims).includes(AKS_IDENTITY_BINDING_AUDIENCE)) {
-          return `The assertion's audience is ${AKS_IDENTITY_BINDING_AUDIENCE}: this pod uses an AKS identity binding, whose token requests must go through the cluster's token proxy. Turn on enableAzureProxy (workloadIdentityCredential({ enableAzureProxy: true }) of @fedcred/kubernetes), which sends them to AZURE_KUBERNETES_TOKEN_PROXY. ${describeAssertion(claims)}`;
+          return `The assertion's audience is ${AKS_IDENTITY_BINDING_AUDIENCE}: this pod uses an AKS identity binding, whose token requests must go through the cluster's token proxy. Turn on enableAzureProxy (workloadIdentityCredential({ enableAzureProxy: true }) of @fedcred/kubernetes), which sends them to AZURE_KUBERNETES_TOKEN_PROXY; if it is on already, check that the identity binding covers this service account. ${describeAssertion(claims)}`;
         }
         if (code === 700212) {
           return `No federated identity credential of the app has this audience (use api://AzureADTokenExchange). ${describeAssertion(claims)}`;
