@@ -10,6 +10,13 @@ function audiences(claims: JwtClaims | undefined): unknown[] {
   return Array.isArray(aud) ? aud : [aud];
 }
 
+/** For an AWS STS web-identity token: what the FIC's subject must be. */
+function awsSubject(claims: JwtClaims | undefined): string {
+  const sub = claims?.sub;
+  if (typeof sub !== "string" || !/^arn:aws[a-z-]*:(iam|sts)::\d{12}:/.test(sub)) return "";
+  return ` For AWS, the federated identity credential's subject must be this IAM role ARN exactly (${sub}), and its issuer the account's outbound federation issuer (https://{account-id}.tokens.sts.global.api.aws).`;
+}
+
 function quote(value: unknown): string {
   if (value === undefined) return "(none)";
   return JSON.stringify(value);
@@ -63,7 +70,7 @@ export function hintFor(
         }
         return `No federated identity credential of the app has this issuer (issuers must match exactly). ${describeAssertion(claims)}`;
       case 700213:
-        return `No federated identity credential of the app has this subject (subjects must match exactly). ${describeAssertion(claims)}`;
+        return `No federated identity credential of the app has this subject (subjects must match exactly). ${describeAssertion(claims)}${awsSubject(claims)}`;
       case 7002138:
         return `A federated identity credential's subject differs from the assertion's only in letter case; subjects are case-sensitive. ${describeAssertion(claims)}`;
       case 900023:

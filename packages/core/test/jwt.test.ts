@@ -31,3 +31,20 @@ describe("decodeJwtPayload", () => {
     }
   });
 });
+
+describe("hints for federated-credential mismatches", () => {
+  it("names the IAM role ARN as the subject an AWS STS token needs, and nothing AWS for others", async () => {
+    const { hintFor } = await import("../src/hints.js");
+    const aws = hintFor([700213], {
+      iss: "https://0f1e2d3c-aaaa-bbbb-cccc-111122223333.tokens.sts.global.api.aws",
+      sub: "arn:aws:iam::123456789012:role/billing",
+      aud: "api://AzureADTokenExchange",
+    });
+    expect(aws).toContain(
+      "must be this IAM role ARN exactly (arn:aws:iam::123456789012:role/billing)",
+    );
+    const kubernetes = hintFor([700213], { sub: "system:serviceaccount:prod:billing" });
+    expect(kubernetes).toContain('sub "system:serviceaccount:prod:billing"');
+    expect(kubernetes).not.toContain("IAM role");
+  });
+});
