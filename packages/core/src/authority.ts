@@ -1,6 +1,6 @@
 import { invalidConfiguration } from "./errors.js";
 import { sameTenant } from "./tenant.js";
-import { isLoopbackHostname } from "./url-safety.js";
+import { isLoopbackHostname, quoteUnparsedUrl } from "./url-safety.js";
 
 /**
  * The authority hosts of the Azure clouds.
@@ -52,7 +52,7 @@ export function normalizeAuthorityHost(value: string, source: string, tenantId: 
     url = new URL(withScheme);
   } catch {
     throw invalidConfiguration(
-      `${source} is not a valid authority host URL: ${JSON.stringify(value)}. Use a host ${EXPECTED_FORM}.`,
+      `${source} is not a valid authority host URL: ${quoteUnparsedUrl(value)}. Use a host ${EXPECTED_FORM}.`,
     );
   }
   if (

@@ -1,5 +1,6 @@
 import { CredentialUnavailableError, invalidConfiguration } from "./errors.js";
 import type { DestinationTls } from "./transport-tls.js";
+import { quoteUnparsedUrl } from "./url-safety.js";
 
 /**
  * Where a credential sends its token requests instead of the authority host, and how it
@@ -70,7 +71,7 @@ export function tokenProxyBaseUrl(value: unknown, source: string): string {
   try {
     url = new URL(trimmed);
   } catch {
-    throw invalidConfiguration(`${source} is not a valid URL: ${JSON.stringify(value)}.`);
+    throw invalidConfiguration(`${source} is not a valid URL: ${quoteUnparsedUrl(value)}.`);
   }
   if (url.protocol !== "https:") {
     throw invalidConfiguration(

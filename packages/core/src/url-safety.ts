@@ -49,3 +49,17 @@ export function checkPathSegment(value: unknown, source: string): asserts value 
     );
   }
 }
+
+/**
+ * `value` quoted for an error message, with any user info (`user:password@`) and anything after
+ * a `?` or `#` replaced: what a URL that failed to parse may carry must not reach a message.
+ */
+export function quoteUnparsedUrl(value: string): string {
+  const redacted = value
+    .replace(
+      /^(\s*(?:[a-z][a-z0-9+.-]*:)?\/\/)?[^/?#]*@/i,
+      (_match, scheme: string | undefined) => `${scheme ?? ""}***@`,
+    )
+    .replace(/[?#].*$/s, "?***");
+  return JSON.stringify(redacted.length > 200 ? `${redacted.slice(0, 200)}...` : redacted);
+}

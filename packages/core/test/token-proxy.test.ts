@@ -238,3 +238,24 @@ describe("options.tokenProxy", () => {
     ).toThrow("cannot be applied by an injected httpClient");
   });
 });
+
+describe("URLs that fail to parse", () => {
+  it.each([
+    ["https://user:hunter2@[::1", '"https://***@[::1"'],
+    ["user:hunter2@[::1", undefined],
+    ["https://[::1/p?sig=hunter2", '"https://[::1/p?***"'],
+  ])("never echo user info or a query: %s", (url, quoted) => {
+    const messages: string[] = [];
+    for (const options of [{ tokenProxy: { url } }, { authorityHost: url }]) {
+      try {
+        new ClientAssertionCredential(TENANT, CLIENT, () => "a.b.c", options);
+        expect.unreachable();
+      } catch (error) {
+        expect(CredentialUnavailableError.isInstance(error)).toBe(true);
+        messages.push((error as Error).message);
+      }
+    }
+    expect(messages.join("\n")).not.toContain("hunter2");
+    if (quoted) expect(messages[0]).toBe(`options.tokenProxy.url is not a valid URL: ${quoted}.`);
+  });
+});
