@@ -36,9 +36,12 @@ export interface FromFileOptions {
   format?: "text" | "json";
   /** With `format: "json"`: the property holding the token; dots name nested properties (`"token.value"`). */
   field?: string;
-  /** The pause before the one retry of a missing or empty file. Default 100 ms. */
+  /** The pause before the one retry of a missing or empty file: 0 to 60 000 ms. Default 100 ms. */
   retryDelayInMs?: number;
 }
+
+/** The longest pause before the retry: a rotation takes milliseconds, not minutes. */
+const MAX_RETRY_DELAY_MS = 60_000;
 
 interface ReadOutcome {
   text?: string;
@@ -113,6 +116,13 @@ function checkNotExpired(token: string, path: string): void {
  * ```
  */
 export function fromFile(options: FromFileOptions = {}): AssertionFunc {
+  options ??= {};
+  if (options.path != null && typeof options.path !== "string") {
+    throw new CredentialUnavailableError(
+      `options.path must be the path of the token file as a string, got ${typeof options.path}.`,
+      "invalid_configuration",
+    );
+  }
   const path = options.path || process.env[AZURE_FEDERATED_TOKEN_FILE];
   if (!path) {
     throw new CredentialUnavailableError(
@@ -135,6 +145,17 @@ export function fromFile(options: FromFileOptions = {}): AssertionFunc {
     );
   }
   const retryDelayInMs = options.retryDelayInMs ?? 100;
+  if (
+    typeof retryDelayInMs !== "number" ||
+    !Number.isInteger(retryDelayInMs) ||
+    retryDelayInMs < 0 ||
+    retryDelayInMs > MAX_RETRY_DELAY_MS
+  ) {
+    throw new CredentialUnavailableError(
+      `options.retryDelayInMs must be a whole number of milliseconds from 0 to ${MAX_RETRY_DELAY_MS}, got ${typeof retryDelayInMs === "string" ? JSON.stringify(retryDelayInMs) : String(retryDelayInMs)}.`,
+      "invalid_configuration",
+    );
+  }
 
   return async (context?: AssertionContext): Promise<string> => {
     const signal = context?.abortSignal;

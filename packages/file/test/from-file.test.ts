@@ -75,6 +75,20 @@ describe("fromFile", () => {
     expect(() => fromFile({ path: "/x", format: "json" })).toThrow(/options.field/);
   });
 
+  it.each([
+    [
+      { path: 42 as never },
+      "options.path must be the path of the token file as a string, got number.",
+    ],
+    [{ path: "/x", retryDelayInMs: "100" as never }, 'got "100"'],
+    [{ path: "/x", retryDelayInMs: 1e10 }, "from 0 to 60000"],
+    [{ path: "/x", retryDelayInMs: -1 }, "from 0 to 60000"],
+    [{ path: "/x", retryDelayInMs: 1.5 }, "whole number"],
+  ])("refuses the option types it cannot use, at once: %j", (options, message) => {
+    expect(() => fromFile(options)).toThrow(CredentialUnavailableError);
+    expect(() => fromFile(options)).toThrow(message);
+  });
+
   it("retries a missing file once after a pause, then names the path", async () => {
     const path = join(directory, "late");
     const getAssertion = fromFile({ path, retryDelayInMs: 200 });
