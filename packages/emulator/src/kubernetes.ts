@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { FaultQueue } from "./faults.js";
 import { listen, readBody, sendJson } from "./http.js";
 import { createSigningKey, issuerDiscovery, jwks } from "./keys.js";
 import {
@@ -49,6 +50,25 @@ export interface KubernetesPod {
   serviceAccount: string;
   /** Defaults to a fresh UUID. */
   uid?: string;
+}
+
+/**
+ * A failure the emulated API server plays for the next TokenRequests, as an overloaded or
+ * failing API server answers: a `Status` with this code (429 `TooManyRequests`, 500, 503...).
+ *
+ * @example
+ * ```ts
+ * kubernetes.faults.push({ status: 429, retryAfter: 1 }, 2);
+ * ```
+ */
+export interface KubernetesFault {
+  status: number;
+  /** The Status `reason`. Defaults to `TooManyRequests` for 429, else `InternalError`. */
+  reason?: string;
+  /** The Status `message`. */
+  message?: string;
+  /** `Retry-After`, in seconds. */
+  retryAfter?: number;
 }
 
 /**
@@ -204,6 +224,8 @@ export interface KubernetesApi {
   readonly requests: readonly KubernetesRequestRecord[];
   /** Number of TokenRequest POSTs received, whatever the answer. */
   readonly tokenRequestCount: number;
+  /** Failures to play, in order, for the next authenticated TokenRequests. */
+  readonly faults: FaultQueue<KubernetesFault>;
   /** The issuer's discovery document, as served at `/.well-known/openid-configuration`. */
   readonly openidConfiguration: Record<string, unknown>;
   /** The issuer's JWKS, as served at `/openid/v1/jwks`. */
@@ -282,6 +304,11 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
   const serviceAccounts = new Map<string, Required<KubernetesServiceAccount>>();
   const callers = new Map<string, KubernetesCaller>();
   const pods = new Map<string, Required<KubernetesPod>>();
+  const faults = new FaultQueue<KubernetesFault>((fault) => {
+    if (!Number.isInteger(fault.status) || fault.status < 400 || fault.status > 599) {
+      throw new TypeError("a Kubernetes fault's status must be 400 to 599");
+    }
+  });
   const addPod = (pod: KubernetesPod): Required<KubernetesPod> => {
     const stored = { ...pod, uid: pod.uid ?? randomUUID() };
     pods.set(`${pod.namespace}/${pod.name}`, stored);
@@ -564,6 +591,28 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
     record.user = caller.user;
     if (!match) return refuse(resourceNotFound());
     if (method !== "POST") return refuse(methodNotAllowed());
+    const fault = faults.take();
+    if (fault) {
+      const reason = fault.reason ?? (fault.status === 429 ? "TooManyRequests" : "InternalError");
+      return answer(
+        fault.status,
+        {
+          kind: "Status",
+          apiVersion: "v1",
+          metadata: {},
+          status: "Failure",
+          message:
+            fault.message ??
+            (fault.status === 429
+              ? "Too many requests, please try again later."
+              : "an error on the server has prevented the request from succeeding"),
+          reason,
+          details: { retryAfterSeconds: fault.retryAfter ?? 1 },
+          code: fault.status,
+        },
+        fault.retryAfter !== undefined ? { "retry-after": String(fault.retryAfter) } : {},
+      );
+    }
     const namespace = decodeURIComponent(match[1]!);
     const name = decodeURIComponent(match[2]!);
     if (!mayCreateToken(caller, namespace, name)) {
@@ -618,6 +667,7 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
     issuer,
     caCertificate: authority.caCertificate,
     requests,
+    faults,
     get tokenRequestCount() {
       return tokenRequestCount;
     },

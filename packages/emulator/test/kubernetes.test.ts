@@ -348,6 +348,25 @@ describe("startKubernetes", () => {
     });
   });
 
+  it("plays queued faults as Status answers to authenticated TokenRequests, then answers again", async () => {
+    kubernetes.faults.push({ status: 429, retryAfter: 2 });
+    kubernetes.faults.push({ status: 503 });
+    const api = client(kubernetes, ADMIN);
+    const ask = () =>
+      api.createNamespacedServiceAccountToken({
+        namespace: "prod",
+        name: "billing",
+        body: tokenRequest({}),
+      });
+    const throttled = await ask().catch((error: unknown) => error as ApiException<string>);
+    expect(throttled.code).toBe(429);
+    expect(throttled.headers["retry-after"]).toBe("2");
+    expect(JSON.parse(throttled.body)).toMatchObject({ reason: "TooManyRequests", code: 429 });
+    expect((await refusal(ask())).body).toMatchObject({ reason: "InternalError", code: 503 });
+    expect((await ask()).status?.token).toBeTruthy();
+    expect(() => kubernetes.faults.push({ status: 200 })).toThrow(TypeError);
+  });
+
   it("refuses expirationSeconds under 600 with a 422 Invalid Status", async () => {
     const { code, body } = await refusal(
       client(kubernetes, MINTER).createNamespacedServiceAccountToken({
