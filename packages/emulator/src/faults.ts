@@ -36,13 +36,11 @@ export interface Fault {
  * next?.remaining;
  * ```
  */
-export interface QueuedFault extends Fault {
-  remaining: number;
-}
+export type QueuedFault<F extends object = Fault> = F & { remaining: number };
 
 /**
- * A queue of faults: each token request takes the first one, which applies to its next
- * `remaining` requests.
+ * A queue of faults: each request takes the first one, which applies to its next `remaining`
+ * requests. Entra's token endpoint queues {@link Fault}s; the emulated STS queues its own kind.
  *
  * @example
  * ```ts
@@ -50,24 +48,28 @@ export interface QueuedFault extends Fault {
  * faults.push({ kind: "status", status: 429, retryAfter: 2 }, 3);
  * ```
  */
-export class FaultQueue {
-  readonly queued: QueuedFault[] = [];
+export class FaultQueue<F extends object = Fault> {
+  readonly queued: QueuedFault<F>[] = [];
+
+  /** `check` throws for a fault the endpoint could not play, when it is pushed. */
+  constructor(private readonly check?: (fault: F) => void) {}
 
   /** Queues `fault` for the next `count` requests (default 1). */
-  push(fault: Fault, count = 1): void {
+  push(fault: F, count = 1): void {
     if (!Number.isInteger(count) || count < 1)
       throw new TypeError("count must be a positive integer");
+    this.check?.(fault);
     this.queued.push({ ...fault, remaining: count });
   }
 
   /** Takes the fault for the current request, if any. */
-  take(): Fault | undefined {
+  take(): F | undefined {
     const head = this.queued[0];
     if (!head) return undefined;
     head.remaining -= 1;
     if (head.remaining <= 0) this.queued.shift();
     const { remaining: _remaining, ...fault } = head;
-    return fault;
+    return fault as unknown as F;
   }
 
   clear(): void {
