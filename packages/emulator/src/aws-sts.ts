@@ -7,6 +7,36 @@ import { verifySigV4 } from "./sigv4.js";
 import type { TlsAuthority } from "./tls.js";
 
 /**
+ * What the identity-based policies of a principal allow it for `GetWebIdentityToken`, as IAM
+ * evaluates them: the action `sts:GetWebIdentityToken`, `sts:TagGetWebIdentityToken` as well when
+ * the request carries `Tags`, and the conditions of the statement that allows the first. A request
+ * outside them is refused with `AccessDenied` (403), worded as AWS words it.
+ *
+ * @example
+ * ```ts
+ * // A role that may get tokens for Entra only, RS256, at most 15 minutes, without tags.
+ * const permissions: AwsPrincipalPermissions = {
+ *   tagGetWebIdentityToken: false,
+ *   audiences: ["api://AzureADTokenExchange"],
+ *   signingAlgorithms: ["RS256"],
+ *   maxDurationSeconds: 900,
+ * };
+ * ```
+ */
+export interface AwsPrincipalPermissions {
+  /** Whether a policy allows `sts:GetWebIdentityToken`. Defaults to `true`. */
+  getWebIdentityToken?: boolean;
+  /** Whether a policy allows `sts:TagGetWebIdentityToken`, which requests with `Tags` need. Defaults to `true`. */
+  tagGetWebIdentityToken?: boolean;
+  /** `sts:IdentityTokenAudience` (`ForAllValues:StringEquals`): every requested audience must be one of these. Any audience when absent. */
+  audiences?: readonly string[];
+  /** `sts:SigningAlgorithm` (`StringEquals`). Any algorithm when absent. */
+  signingAlgorithms?: readonly ("RS256" | "ES384")[];
+  /** `sts:DurationSeconds` (`NumericLessThanEquals`), on the requested duration or the default 300. Any when absent. */
+  maxDurationSeconds?: number;
+}
+
+/**
  * An IAM identity that can call STS: its access key, and who it is.
  *
  * @example
@@ -27,6 +57,8 @@ export interface AwsPrincipal {
   userId?: string;
   /** IAM principal tags, copied into the token's `principal_tags`. */
   principalTags?: Record<string, string>;
+  /** What its policies allow for `GetWebIdentityToken`. Defaults to everything. */
+  permissions?: AwsPrincipalPermissions;
 }
 
 /**
@@ -279,6 +311,24 @@ function parseWebIdentityTokenRequest(params: URLSearchParams): WebIdentityToken
   };
 }
 
+/** The action IAM finds no allowing statement for, if any. */
+function deniedAction(
+  permissions: AwsPrincipalPermissions,
+  request: WebIdentityTokenRequest,
+): string | undefined {
+  const { audiences, signingAlgorithms, maxDurationSeconds } = permissions;
+  const conditionsHold =
+    (audiences === undefined ||
+      request.audiences.every((audience) => audiences.includes(audience))) &&
+    (signingAlgorithms === undefined || signingAlgorithms.includes(request.algorithm)) &&
+    (maxDurationSeconds === undefined || request.durationSeconds <= maxDurationSeconds);
+  if (permissions.getWebIdentityToken === false || !conditionsHold)
+    return "sts:GetWebIdentityToken";
+  if (Object.keys(request.tags).length > 0 && permissions.tagGetWebIdentityToken === false)
+    return "sts:TagGetWebIdentityToken";
+  return undefined;
+}
+
 /**
  * Starts an emulated AWS STS regional endpoint on loopback: the query protocol with SigV4
  * verification of every request, `GetCallerIdentity`, and `GetWebIdentityToken` (outbound
@@ -334,6 +384,16 @@ export async function startAwsSts(options: AwsStsOptions): Promise<AwsSts> {
     params: URLSearchParams,
   ): Promise<Record<string, string>> => {
     const request = parseWebIdentityTokenRequest(params);
+    // IAM authorizes the parsed request (its condition keys) before the operation reads the
+    // account's federation setting: a denied caller learns nothing about it.
+    const denied = deniedAction(caller.permissions ?? {}, request);
+    if (denied) {
+      throw new StsError(
+        403,
+        "AccessDenied",
+        `User: ${caller.arn} is not authorized to perform: ${denied} because no identity-based policy allows the ${denied} action`,
+      );
+    }
     const state = caller.accountState;
     if (!state.enabled) {
       throw new StsError(

@@ -1,6 +1,7 @@
 export type {
   AwsAccount,
   AwsPrincipal,
+  AwsPrincipalPermissions,
   AwsSts,
   AwsStsOptions,
   AwsStsRequestRecord,

@@ -8,10 +8,11 @@ import {
 } from "@aws-sdk/client-sts";
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AwsSts, startAwsSts } from "../src/aws-sts.js";
+import { type AwsPrincipal, type AwsSts, startAwsSts } from "../src/aws-sts.js";
 
 const ACCOUNT = "123456789012";
 const DISABLED_ACCOUNT = "210987654321";
+const DORMANT_ACCOUNT = "333344445555";
 const ROLE_SESSION = {
   accessKeyId: "ASIAEMULATORROLE0001",
   secretAccessKey: "role-secret-access-key",
@@ -29,6 +30,41 @@ const DISABLED_USER = {
   accessKeyId: "AKIAEMULATORUSER0002",
   secretAccessKey: "other-secret-access-key",
   arn: `arn:aws:iam::${DISABLED_ACCOUNT}:role/other`,
+};
+/** A role session whose policies allow no `sts:GetWebIdentityToken`. */
+const UNPERMITTED_SESSION: AwsPrincipal = {
+  accessKeyId: "ASIAEMULATORNOPOLICY",
+  secretAccessKey: "unpermitted-secret",
+  sessionToken: "unpermitted-session-token",
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/reports/job-7`,
+  permissions: { getWebIdentityToken: false },
+};
+/** May get tokens, but not tag them. */
+const UNTAGGED_SESSION: AwsPrincipal = {
+  accessKeyId: "ASIAEMULATORNOTAGS01",
+  secretAccessKey: "untagged-secret",
+  sessionToken: "untagged-session-token",
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/billing/untagged`,
+  permissions: { tagGetWebIdentityToken: false },
+};
+/** May get RS256 tokens for Entra, for at most 15 minutes. */
+const CONDITIONED_SESSION: AwsPrincipal = {
+  accessKeyId: "ASIAEMULATORCONDITIO",
+  secretAccessKey: "conditioned-secret",
+  sessionToken: "conditioned-session-token",
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/billing/conditioned`,
+  permissions: {
+    audiences: ["api://AzureADTokenExchange"],
+    signingAlgorithms: ["RS256"],
+    maxDurationSeconds: 900,
+  },
+};
+/** No permission, in an account that never enabled outbound federation. */
+const DORMANT_UNPERMITTED_USER: AwsPrincipal = {
+  accessKeyId: "AKIAEMULATORDORMANT1",
+  secretAccessKey: "dormant-secret",
+  arn: `arn:aws:iam::${DORMANT_ACCOUNT}:user/bob`,
+  permissions: { getWebIdentityToken: false },
 };
 const EXPIRED_SESSION = {
   accessKeyId: "ASIAEMULATOREXPIRED1",
@@ -74,8 +110,9 @@ describe("startAwsSts", () => {
   const webIdentityToken = (
     credentials: Credentials,
     input: Partial<GetWebIdentityTokenCommandInput>,
+    config: Partial<STSClientConfig> = {},
   ) =>
-    client(credentials).send(
+    client(credentials, config).send(
       new GetWebIdentityTokenCommand({
         Audience: ["api://AzureADTokenExchange"],
         SigningAlgorithm: "RS256",
@@ -91,9 +128,17 @@ describe("startAwsSts", () => {
           accountId: ACCOUNT,
           outboundWebIdentityFederation: true,
           organizationId: "o-emulator01",
-          principals: [ROLE_SESSION, USER, EXPIRED_SESSION],
+          principals: [
+            ROLE_SESSION,
+            USER,
+            EXPIRED_SESSION,
+            UNPERMITTED_SESSION,
+            UNTAGGED_SESSION,
+            CONDITIONED_SESSION,
+          ],
         },
         { accountId: DISABLED_ACCOUNT, principals: [DISABLED_USER] },
+        { accountId: DORMANT_ACCOUNT, principals: [DORMANT_UNPERMITTED_USER] },
       ],
     });
   });
@@ -346,6 +391,78 @@ describe("startAwsSts", () => {
       action: "GetWebIdentityToken",
       status: 400,
       errorCode: "ValidationError",
+    });
+  });
+
+  describe("IAM permissions", () => {
+    const denial = (arn: string, action: string) =>
+      `User: ${arn} is not authorized to perform: ${action} because no identity-based policy allows the ${action} action`;
+
+    it("refuses AccessDenied, in AWS's words, without sts:GetWebIdentityToken; GetCallerIdentity needs no permission", async () => {
+      const error = await refusal(webIdentityToken(UNPERMITTED_SESSION, {}));
+      expect(error.name).toBe("AccessDenied");
+      expect(error.$metadata.httpStatusCode).toBe(403);
+      expect(error.message).toBe(denial(UNPERMITTED_SESSION.arn, "sts:GetWebIdentityToken"));
+      expect(sts.requests.at(-1)).toMatchObject({
+        action: "GetWebIdentityToken",
+        accessKeyId: UNPERMITTED_SESSION.accessKeyId,
+        status: 403,
+        errorCode: "AccessDenied",
+      });
+      const identity = await client(UNPERMITTED_SESSION).send(new GetCallerIdentityCommand({}));
+      expect(identity.Arn).toBe(UNPERMITTED_SESSION.arn);
+    });
+
+    it("needs sts:TagGetWebIdentityToken only for a request with tags", async () => {
+      const untagged = await webIdentityToken(UNTAGGED_SESSION, {});
+      expect(untagged.WebIdentityToken).toEqual(expect.any(String));
+      const error = await refusal(
+        webIdentityToken(UNTAGGED_SESSION, { Tags: [{ Key: "team", Value: "billing" }] }),
+      );
+      expect(error.name).toBe("AccessDenied");
+      expect(error.message).toBe(denial(UNTAGGED_SESSION.arn, "sts:TagGetWebIdentityToken"));
+      expect(sts.requests.at(-1)).toMatchObject({
+        params: { "Tags.member.1.Key": "team" },
+        status: 403,
+        errorCode: "AccessDenied",
+      });
+    });
+
+    it.each([
+      [
+        "an audience outside sts:IdentityTokenAudience (every audience must be allowed)",
+        { Audience: ["api://AzureADTokenExchange", "https://api.example.com"] },
+      ],
+      ["an algorithm outside sts:SigningAlgorithm", { SigningAlgorithm: "ES384" }],
+      ["a duration above sts:DurationSeconds", { DurationSeconds: 901 }],
+    ])("refuses %s with AccessDenied for sts:GetWebIdentityToken", async (_label, input) => {
+      const error = await refusal(
+        webIdentityToken(CONDITIONED_SESSION, input as Partial<GetWebIdentityTokenCommandInput>),
+      );
+      expect(error.name).toBe("AccessDenied");
+      expect(error.message).toBe(denial(CONDITIONED_SESSION.arn, "sts:GetWebIdentityToken"));
+    });
+
+    it("grants a request inside the conditions", async () => {
+      const answer = await webIdentityToken(CONDITIONED_SESSION, { DurationSeconds: 900 });
+      const { payload } = await jwtVerify(
+        answer.WebIdentityToken ?? "",
+        createLocalJWKSet(sts.jwks(ACCOUNT) as JSONWebKeySet),
+        { issuer: sts.issuer(ACCOUNT), audience: "api://AzureADTokenExchange" },
+      );
+      expect(payload.exp! - payload.iat!).toBe(900);
+    });
+
+    it("checks SigV4, then the parameters, then IAM, then the account's federation setting", async () => {
+      const badSignature = await refusal(
+        webIdentityToken({ ...DORMANT_UNPERMITTED_USER, secretAccessKey: "wrong" }, {}),
+      );
+      expect(badSignature.name).toBe("SignatureDoesNotMatch");
+      const invalid = await refusal(webIdentityToken(DORMANT_UNPERMITTED_USER, { Audience: [] }));
+      expect(invalid.name).toBe("ValidationError");
+      const denied = await refusal(webIdentityToken(DORMANT_UNPERMITTED_USER, {}));
+      expect(denied.name).toBe("AccessDenied");
+      expect(denied.message).toBe(denial(DORMANT_UNPERMITTED_USER.arn, "sts:GetWebIdentityToken"));
     });
   });
 });
