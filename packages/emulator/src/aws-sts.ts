@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { errorXml, memberList, memberStructures, resultXml, sendXml } from "./aws-query.js";
+import { FaultQueue } from "./faults.js";
 import { listen, readBody, sendJson } from "./http.js";
 import { createSigningKey, issuerDiscovery, jwks, nowSeconds, type SigningKey } from "./keys.js";
 import { verifySigV4 } from "./sigv4.js";
@@ -79,6 +80,39 @@ export interface AwsAccount {
 }
 
 /**
+ * The errors STS answers with their own status and AWS's wording when a fault names them.
+ *
+ * @example
+ * ```ts
+ * const code: AwsStsFaultCode = "Throttling";
+ * ```
+ */
+export type AwsStsFaultCode =
+  | "Throttling"
+  | "InternalFailure"
+  | "ServiceUnavailable"
+  | "JWTPayloadSizeExceededException"
+  | "RegionDisabledException";
+
+/**
+ * An error the emulated STS answers instead of its normal answer, for a request that passed
+ * SigV4 verification (of any action). An {@link AwsStsFaultCode} brings its status and message;
+ * any other code (`SignatureDoesNotMatch` with the canonical request appended, say) needs both.
+ *
+ * @example
+ * ```ts
+ * const fault: AwsStsFault = { code: "Throttling" }; // 400, "Rate exceeded"
+ * sts.injectFault(fault, { count: 2 });
+ * ```
+ */
+export interface AwsStsFault {
+  code: AwsStsFaultCode | (string & {});
+  /** The HTTP status; a 5xx answers `<Type>Receiver</Type>`, others `Sender`. */
+  status?: number;
+  message?: string;
+}
+
+/**
  * Options of {@link startAwsSts}.
  *
  * @example
@@ -133,6 +167,10 @@ export interface AwsSts {
   readonly region: string;
   /** Every STS request answered, in order (issuer discovery is not recorded). */
   readonly requests: readonly AwsStsRequestRecord[];
+  /** Faults queued for the next requests that pass SigV4 verification. */
+  readonly faults: FaultQueue<AwsStsFault>;
+  /** Queues `fault` for the next `count` such requests (default 1). */
+  injectFault(fault: AwsStsFault, options?: { count?: number }): void;
   /** The account's outbound federation issuer: `{url}/issuers/{id}`, standing in for `https://{id}.tokens.sts.global.api.aws`. */
   issuer(accountId: string): string;
   /** Turns outbound web identity federation on (the IAM action of that name) and returns the issuer. */
@@ -311,6 +349,55 @@ function parseWebIdentityTokenRequest(params: URLSearchParams): WebIdentityToken
   };
 }
 
+const FAULT_ANSWERS: Record<
+  AwsStsFaultCode,
+  { status: number; message: (accountId: string) => string }
+> = {
+  Throttling: { status: 400, message: () => "Rate exceeded" },
+  InternalFailure: {
+    status: 500,
+    message: () =>
+      "The request processing has failed because of an unknown error, exception or failure.",
+  },
+  ServiceUnavailable: {
+    status: 503,
+    message: () => "The request has failed due to a temporary failure of the server.",
+  },
+  JWTPayloadSizeExceededException: {
+    status: 400,
+    message: () =>
+      "The requested token payload size exceeds the maximum allowed size. Reduce the number of request tags included in the GetWebIdentityToken API call to reduce the token payload size.",
+  },
+  RegionDisabledException: {
+    status: 403,
+    message: (accountId) =>
+      `STS is not activated in this region for account:${accountId}. Your account administrator can activate STS in this region using the IAM Console.`,
+  },
+};
+
+function knownFault(code: string): (typeof FAULT_ANSWERS)[AwsStsFaultCode] | undefined {
+  return Object.hasOwn(FAULT_ANSWERS, code) ? FAULT_ANSWERS[code as AwsStsFaultCode] : undefined;
+}
+
+function checkFault(fault: AwsStsFault): void {
+  if (typeof fault.code !== "string" || fault.code === "")
+    throw new TypeError("an STS fault needs a code");
+  if (!knownFault(fault.code) && (fault.status === undefined || fault.message === undefined)) {
+    throw new TypeError(
+      `the STS fault ${fault.code} needs a status and a message (known codes: ${Object.keys(FAULT_ANSWERS).join(", ")})`,
+    );
+  }
+}
+
+function faultError(fault: AwsStsFault, accountId: string): StsError {
+  const known = knownFault(fault.code);
+  return new StsError(
+    fault.status ?? known?.status ?? 400,
+    fault.code,
+    fault.message ?? known?.message(accountId) ?? fault.code,
+  );
+}
+
 /** The action IAM finds no allowing statement for, if any. */
 function deniedAction(
   permissions: AwsPrincipalPermissions,
@@ -371,6 +458,7 @@ export async function startAwsSts(options: AwsStsOptions): Promise<AwsSts> {
     }
   }
   const requests: AwsStsRequestRecord[] = [];
+  const faults = new FaultQueue<AwsStsFault>(checkFault);
   let baseUrl = "";
   const issuerOf = (state: AccountState): string => `${baseUrl}/issuers/${state.issuerId}`;
   const accountState = (accountId: string): AccountState => {
@@ -536,6 +624,8 @@ export async function startAwsSts(options: AwsStsOptions): Promise<AwsSts> {
       return refuse(new StsError(verified.status, verified.code, verified.message));
     }
     record.accessKeyId = verified.accessKeyId;
+    const fault = faults.take();
+    if (fault) return refuse(faultError(fault, verified.key.accountState.account.accountId));
     const action = params.get("Action") ?? undefined;
     try {
       const result = await handleAction(
@@ -570,6 +660,8 @@ export async function startAwsSts(options: AwsStsOptions): Promise<AwsSts> {
     port: server.port,
     region,
     requests,
+    faults,
+    injectFault: (fault, faultOptions = {}) => faults.push(fault, faultOptions.count ?? 1),
     issuer: (accountId) => issuerOf(accountState(accountId)),
     enableOutboundWebIdentityFederation: (accountId) => {
       const state = accountState(accountId);

@@ -3,6 +3,8 @@ export type {
   AwsPrincipal,
   AwsPrincipalPermissions,
   AwsSts,
+  AwsStsFault,
+  AwsStsFaultCode,
   AwsStsOptions,
   AwsStsRequestRecord,
 } from "./aws-sts.js";

@@ -2,12 +2,14 @@ import {
   GetCallerIdentityCommand,
   GetWebIdentityTokenCommand,
   type GetWebIdentityTokenCommandInput,
+  JWTPayloadSizeExceededException,
   OutboundWebIdentityFederationDisabledException,
+  RegionDisabledException,
   STSClient,
   type STSClientConfig,
 } from "@aws-sdk/client-sts";
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type AwsPrincipal, type AwsSts, startAwsSts } from "../src/aws-sts.js";
 
 const ACCOUNT = "123456789012";
@@ -144,6 +146,9 @@ describe("startAwsSts", () => {
   });
   afterAll(async () => {
     await sts.close();
+  });
+  afterEach(() => {
+    sts.faults.clear();
   });
 
   it("answers GetCallerIdentity for permanent and temporary keys", async () => {
@@ -463,6 +468,107 @@ describe("startAwsSts", () => {
       const denied = await refusal(webIdentityToken(DORMANT_UNPERMITTED_USER, {}));
       expect(denied.name).toBe("AccessDenied");
       expect(denied.message).toBe(denial(DORMANT_UNPERMITTED_USER.arn, "sts:GetWebIdentityToken"));
+    });
+  });
+
+  describe("faults", () => {
+    it.each([
+      ["Throttling", 400, "Rate exceeded", undefined],
+      [
+        "InternalFailure",
+        500,
+        "The request processing has failed because of an unknown error, exception or failure.",
+        undefined,
+      ],
+      [
+        "ServiceUnavailable",
+        503,
+        "The request has failed due to a temporary failure of the server.",
+        undefined,
+      ],
+      [
+        "JWTPayloadSizeExceededException",
+        400,
+        "The requested token payload size exceeds the maximum allowed size. Reduce the number of request tags included in the GetWebIdentityToken API call to reduce the token payload size.",
+        JWTPayloadSizeExceededException,
+      ],
+      [
+        "RegionDisabledException",
+        403,
+        `STS is not activated in this region for account:${ACCOUNT}. Your account administrator can activate STS in this region using the IAM Console.`,
+        RegionDisabledException,
+      ],
+    ] as const)(
+      "plays %s with AWS's status and words, recorded like any answer",
+      async (code, status, message, type) => {
+        const before = sts.requests.length;
+        sts.injectFault({ code });
+        const error = await refusal(webIdentityToken(ROLE_SESSION, {}));
+        expect(error.name).toBe(code);
+        if (type) expect(error).toBeInstanceOf(type);
+        expect(error.$metadata.httpStatusCode).toBe(status);
+        expect(error.message).toBe(message);
+        expect(sts.requests.slice(before)).toEqual([
+          {
+            action: "GetWebIdentityToken",
+            accessKeyId: ROLE_SESSION.accessKeyId,
+            params: expect.objectContaining({ Action: "GetWebIdentityToken" }),
+            status,
+            errorCode: code,
+          },
+        ]);
+        expect(sts.faults.queued).toEqual([]);
+        expect((await webIdentityToken(ROLE_SESSION, {})).WebIdentityToken).toEqual(
+          expect.any(String),
+        );
+      },
+    );
+
+    it("plays a fault on the next `count` requests SigV4 accepts, whatever their action", async () => {
+      const before = sts.requests.length;
+      sts.injectFault({ code: "Throttling" }, { count: 2 });
+      const unsigned = await refusal(
+        client({ ...USER, secretAccessKey: "wrong" }).send(new GetCallerIdentityCommand({})),
+      );
+      expect(unsigned.name).toBe("SignatureDoesNotMatch");
+      expect(sts.faults.queued).toMatchObject([{ code: "Throttling", remaining: 2 }]);
+      expect((await refusal(client(USER).send(new GetCallerIdentityCommand({})))).name).toBe(
+        "Throttling",
+      );
+      expect((await refusal(webIdentityToken(USER, {}))).name).toBe("Throttling");
+      expect((await client(USER).send(new GetCallerIdentityCommand({}))).Arn).toBe(USER.arn);
+      expect(
+        sts.requests.slice(before).map((request) => request.errorCode ?? request.status),
+      ).toEqual(["SignatureDoesNotMatch", "Throttling", "Throttling", 200]);
+    });
+
+    it("lets the SDK retry throttling and 5xx answers: each attempt is a request", async () => {
+      const before = sts.requests.length;
+      sts.injectFault({ code: "Throttling" });
+      sts.injectFault({ code: "ServiceUnavailable" });
+      const answer = await webIdentityToken(ROLE_SESSION, {}, { maxAttempts: 3 });
+      expect(answer.WebIdentityToken).toEqual(expect.any(String));
+      expect(sts.requests.slice(before).map((request) => request.status)).toEqual([400, 503, 200]);
+    });
+
+    it("plays another code with the status and message given, and needs both", async () => {
+      expect(() => sts.injectFault({ code: "SignatureDoesNotMatch" })).toThrow(
+        "the STS fault SignatureDoesNotMatch needs a status and a message",
+      );
+      expect(() => sts.faults.push({ code: "Throttling" }, 0)).toThrow(
+        "count must be a positive integer",
+      );
+      const message = [
+        "The request signature we calculated does not match the signature you provided.",
+        "",
+        "The Canonical String for this request should have been",
+        "'POST\n/\n'",
+      ].join("\n");
+      sts.injectFault({ code: "SignatureDoesNotMatch", status: 403, message });
+      const error = await refusal(client(USER).send(new GetCallerIdentityCommand({})));
+      expect(error.name).toBe("SignatureDoesNotMatch");
+      expect(error.$metadata.httpStatusCode).toBe(403);
+      expect(error.message).toBe(message);
     });
   });
 });
