@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import {
   CredentialUnavailableError,
@@ -112,6 +113,11 @@ export function azureProxyRoute(
       `${AZURE_KUBERNETES_SNI_NAME} must be a DNS name, got ${JSON.stringify(servername)}.`,
     );
   }
+  if (caData !== undefined && !isPemCertificates(caData)) {
+    throw invalid(
+      `${AZURE_KUBERNETES_CA_DATA} is not a PEM certificate (-----BEGIN CERTIFICATE-----...): it must hold the token proxy's CA.`,
+    );
+  }
   const extra = servername !== undefined ? { servername } : {};
   if (caFile !== undefined) {
     const readCa = caFileReader(caFile);
@@ -123,7 +129,7 @@ export function azureProxyRoute(
 
 /**
  * Reads the CA file when it changed since the last read (the platform rotates it); while a
- * rotation leaves it empty or missing, the previous CA stays in use.
+ * rotation leaves it empty, missing or half written, the previous CA stays in use.
  */
 function caFileReader(path: string): () => Promise<string> {
   let current: { version: string; ca: string } | undefined;
@@ -143,14 +149,31 @@ function caFileReader(path: string): () => Promise<string> {
         { cause: error },
       );
     }
-    if (ca === "") {
+    if (ca === "" || !isPemCertificates(ca)) {
+      // Mid-rotation (empty, or half written): the previous CA stays in use.
       if (current !== undefined) return current.ca;
       throw new CredentialUnavailableError(
-        `${AZURE_KUBERNETES_CA_FILE} ${path} is empty: the token proxy's CA has not been written yet.`,
+        ca === ""
+          ? `${AZURE_KUBERNETES_CA_FILE} ${path} is empty: the token proxy's CA has not been written yet.`
+          : `${AZURE_KUBERNETES_CA_FILE} ${path} does not hold PEM certificates (-----BEGIN CERTIFICATE-----...): it must hold the token proxy's CA.`,
         "assertion_unavailable",
       );
     }
     current = { version, ca };
     return ca;
   };
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+/** Whether `text` holds one or more PEM certificates, each of which parses. */
+function isPemCertificates(text: string): boolean {
+  const blocks = text.match(PEM_CERTIFICATE);
+  if (blocks === null) return false;
+  try {
+    for (const block of blocks) new X509Certificate(block);
+    return true;
+  } catch {
+    return false;
+  }
 }

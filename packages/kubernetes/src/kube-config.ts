@@ -69,10 +69,10 @@ export async function resolveCluster(
     try {
       loaded.loadFromDefault();
     } catch (error) {
+      // Never the parser's message: it quotes the lines around the fault, tokens included.
       throw new CredentialUnavailableError(
-        `The Kubernetes configuration could not be loaded (${(error as Error).message}): check KUBECONFIG or ~/.kube/config.`,
+        `The Kubernetes configuration could not be loaded (${describeLoadFailure(error)}): check KUBECONFIG or ~/.kube/config.`,
         "invalid_configuration",
-        { cause: error },
       );
     }
     kubeConfig = loaded;
@@ -109,6 +109,22 @@ export async function resolveCluster(
     user: kubeConfig.getCurrentUser()?.name ?? "(none)",
     namespace,
   };
+}
+
+/** What went wrong loading a kubeconfig, without quoting any of its content. */
+function describeLoadFailure(error: unknown): string {
+  const { name, code, reason, mark } = error as {
+    name?: unknown;
+    code?: unknown;
+    reason?: unknown;
+    mark?: { line?: unknown };
+  };
+  if (name === "YAMLException") {
+    const line = typeof mark?.line === "number" ? ` at line ${mark.line + 1}` : "";
+    return `it is not valid YAML${line}${typeof reason === "string" ? `: ${reason}` : ""}`;
+  }
+  if (typeof code === "string") return code;
+  return "it is not a valid kubeconfig";
 }
 
 async function inClusterNamespace(): Promise<string | undefined> {

@@ -1,19 +1,13 @@
 import {
   type AssertionContext,
   type AssertionFunc,
-  AuthenticationError,
   CredentialUnavailableError,
   type MemoizedAssertion,
   memoizeAssertion,
 } from "@fedcred/core";
-import {
-  type ClientNode,
-  type Cluster,
-  type KubeConfigLike,
-  loadClientNode,
-  resolveCluster,
-} from "./kube-config.js";
+import { type KubeConfigLike, loadClientNode, resolveCluster } from "./kube-config.js";
 import { checkNamespace, checkServiceAccountName } from "./names.js";
+import { type Connection, createToken, type TokenRequestCall } from "./token-request.js";
 
 /**
  * The audience Entra ID expects of federated tokens in the public cloud, and the default of
@@ -133,9 +127,17 @@ export function fromServiceAccountToken(options: ServiceAccountTokenOptions): As
       "missing_configuration",
     );
   }
+  // Every option is read once, here: a caller changing the object later changes nothing.
   const name = options.serviceAccount;
   checkServiceAccountName(name, "options.serviceAccount");
-  if (options.namespace !== undefined) checkNamespace(options.namespace, "options.namespace");
+  const namespace = options.namespace ?? undefined;
+  if (namespace === "") {
+    throw new CredentialUnavailableError(
+      "options.namespace is empty: name a namespace, or leave the option out for the kubeconfig context's.",
+      "invalid_configuration",
+    );
+  }
+  if (namespace !== undefined) checkNamespace(namespace, "options.namespace");
   const audience = options.audience ?? DEFAULT_AUDIENCE;
   if (typeof audience !== "string" || audience.trim() === "") {
     throw new CredentialUnavailableError(
@@ -150,7 +152,7 @@ export function fromServiceAccountToken(options: ServiceAccountTokenOptions): As
     expirationSeconds > MAX_EXPIRATION_SECONDS
   ) {
     throw new CredentialUnavailableError(
-      `options.expirationSeconds must be a whole number of seconds from ${MIN_EXPIRATION_SECONDS} (the TokenRequest API's minimum) to ${MAX_EXPIRATION_SECONDS} (Entra refuses tokens that live longer, AADSTS70023), got ${String(expirationSeconds)}.`,
+      `options.expirationSeconds must be a whole number of seconds from ${MIN_EXPIRATION_SECONDS} (the TokenRequest API's minimum) to ${MAX_EXPIRATION_SECONDS} (Entra refuses tokens that live longer, AADSTS70023), got ${typeof expirationSeconds === "string" ? JSON.stringify(expirationSeconds) : String(expirationSeconds)}.`,
       "invalid_configuration",
     );
   }
@@ -158,7 +160,7 @@ export function fromServiceAccountToken(options: ServiceAccountTokenOptions): As
   const timeoutInMs = options.requestTimeoutInMs ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isInteger(timeoutInMs) || timeoutInMs < 1 || timeoutInMs > 2 ** 31 - 1) {
     throw new CredentialUnavailableError(
-      `options.requestTimeoutInMs must be a whole number of milliseconds of at least 1, got ${String(timeoutInMs)}.`,
+      `options.requestTimeoutInMs must be a whole number of milliseconds of at least 1, got ${typeof timeoutInMs === "string" ? JSON.stringify(timeoutInMs) : String(timeoutInMs)}.`,
       "invalid_configuration",
     );
   }
@@ -172,7 +174,7 @@ export function fromServiceAccountToken(options: ServiceAccountTokenOptions): As
 
   let connecting: Promise<Connection> | undefined;
   const connect = (): Promise<Connection> => {
-    connecting ??= connectTo(kubeConfig, options.namespace).catch((error: unknown) => {
+    connecting ??= connectTo(kubeConfig, namespace).catch((error: unknown) => {
       connecting = undefined;
       throw error;
     });
@@ -197,12 +199,6 @@ export function fromServiceAccountToken(options: ServiceAccountTokenOptions): As
       refreshAfterTimestamp: startedAt + RENEW_AT * (expiresOnTimestamp - startedAt),
     };
   });
-}
-
-interface Connection {
-  clientNode: ClientNode;
-  cluster: Cluster;
-  api: import("@kubernetes/client-node").CoreV1Api;
 }
 
 async function connectTo(
@@ -245,138 +241,4 @@ function checkBoundObjectRef(
     name: reference.name,
     ...(reference.uid !== undefined ? { uid: reference.uid } : {}),
   };
-}
-
-interface TokenRequestCall {
-  namespace: string;
-  name: string;
-  audience: string;
-  expirationSeconds: number;
-  boundObjectRef: BoundObjectReference | undefined;
-}
-
-/** Posts one TokenRequest; what comes back is checked, what fails says what to fix. */
-async function createToken(
-  connection: Connection,
-  call: TokenRequestCall,
-  callerSignal: AbortSignal | undefined,
-  timeoutInMs: number,
-): Promise<{ token: string; expiresOnTimestamp: number }> {
-  const deadline = AbortSignal.timeout(timeoutInMs);
-  const signal = callerSignal ? AbortSignal.any([callerSignal, deadline]) : deadline;
-  let response: Awaited<ReturnType<Connection["api"]["createNamespacedServiceAccountToken"]>>;
-  try {
-    response = await connection.api.createNamespacedServiceAccountToken(
-      {
-        name: call.name,
-        namespace: call.namespace,
-        body: {
-          apiVersion: "authentication.k8s.io/v1",
-          kind: "TokenRequest",
-          spec: {
-            audiences: [call.audience],
-            expirationSeconds: call.expirationSeconds,
-            ...(call.boundObjectRef ? { boundObjectRef: call.boundObjectRef } : {}),
-          },
-        },
-      },
-      {
-        // Observable is client-node's own promise wrapper; this middleware hands the request
-        // our signal, so a deadline or the last waiter's abort ends the TokenRequest.
-        middleware: [
-          {
-            pre: (context) => {
-              context.setSignal(signal as never);
-              return new connection.clientNode.Observable(Promise.resolve(context));
-            },
-            post: (context) => new connection.clientNode.Observable(Promise.resolve(context)),
-          },
-        ],
-        middlewareMergeStrategy: "append",
-      },
-    );
-  } catch (error) {
-    if (callerSignal?.aborted) throw callerSignal.reason;
-    if (deadline.aborted) {
-      throw new CredentialUnavailableError(
-        `The Kubernetes API server at ${connection.cluster.server} did not answer the TokenRequest for ${call.namespace}/${call.name} within ${timeoutInMs} ms.`,
-        "assertion_unavailable",
-      );
-    }
-    throw describeFailure(error, connection, call);
-  }
-  const token = response?.status?.token;
-  const expiration = response?.status?.expirationTimestamp as Date | string | undefined;
-  const expiresOnTimestamp =
-    expiration instanceof Date ? expiration.getTime() : Date.parse(String(expiration));
-  if (typeof token !== "string" || token === "" || !Number.isFinite(expiresOnTimestamp)) {
-    throw new AuthenticationError(
-      `The Kubernetes API server at ${connection.cluster.server} answered the TokenRequest for ${call.namespace}/${call.name} without status.token and status.expirationTimestamp.`,
-      "assertion_failed",
-    );
-  }
-  if (expiresOnTimestamp <= Date.now()) {
-    throw new AuthenticationError(
-      `The Kubernetes API server at ${connection.cluster.server} granted a token for ${call.namespace}/${call.name} that expired at ${new Date(expiresOnTimestamp).toISOString()}: check the clocks of this machine and the cluster.`,
-      "assertion_failed",
-    );
-  }
-  return { token, expiresOnTimestamp };
-}
-
-/** A Kubernetes `Status` object, as the API server sends with every refusal. */
-interface KubernetesStatus {
-  message?: string;
-  reason?: string;
-}
-
-function statusOf(body: unknown): KubernetesStatus {
-  let value: unknown = body;
-  if (typeof body === "string") {
-    try {
-      value = JSON.parse(body);
-    } catch {
-      return { message: body.slice(0, 300) };
-    }
-  }
-  return typeof value === "object" && value !== null ? (value as KubernetesStatus) : {};
-}
-
-/** The error for a refused or failed TokenRequest: what happened, and what to change. */
-function describeFailure(error: unknown, connection: Connection, call: TokenRequestCall): Error {
-  const { server, user } = connection.cluster;
-  const target = `service account "${call.name}" in namespace "${call.namespace}"`;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === "number") {
-    const status = statusOf((error as { body?: unknown }).body);
-    const said = status.message ? ` The API server said: ${status.message}` : "";
-    let message: string;
-    switch (code) {
-      case 401:
-        message = `The Kubernetes API server at ${server} did not accept the credentials of kubeconfig user "${user}" (401 Unauthorized): its token or client certificate is invalid or expired.`;
-        break;
-      case 403: {
-        const caller = /User "([^"]*)"/.exec(status.message ?? "")?.[1] ?? user;
-        message = `The Kubernetes API server at ${server} forbade "${caller}" to create a token for ${target} (403 Forbidden). Grant it RBAC "create" on "serviceaccounts/token" in namespace "${call.namespace}", e.g. kubectl create role fedcred-token-creator -n ${call.namespace} --verb=create --resource=serviceaccounts/token --resource-name=${call.name} && kubectl create rolebinding fedcred-token-creator -n ${call.namespace} --role=fedcred-token-creator --serviceaccount=NAMESPACE:NAME (the caller).${said}`;
-        break;
-      }
-      case 404:
-        message = `The Kubernetes API server at ${server} has no ${target} (404 Not Found): check options.serviceAccount and options.namespace, or create it (kubectl create serviceaccount ${call.name} -n ${call.namespace}).${said}`;
-        break;
-      default:
-        message = `The Kubernetes API server at ${server} refused the TokenRequest for ${target} (${code}${status.reason ? ` ${status.reason}` : ""}).${said}`;
-    }
-    return new AuthenticationError(message, "assertion_failed");
-  }
-  const cause = (error as { cause?: { code?: unknown } }).cause;
-  const systemCode = typeof code === "string" ? code : cause?.code;
-  const reason = typeof systemCode === "string" ? systemCode : (error as Error)?.message;
-  const tls = typeof systemCode === "string" && /CERT|SSL|TLS|SELF_SIGNED/.test(systemCode);
-  return new CredentialUnavailableError(
-    tls
-      ? `The TLS connection to the Kubernetes API server at ${server} failed (${reason}): check the cluster's certificate-authority in the kubeconfig.`
-      : `The Kubernetes API server at ${server} is not reachable (${reason}): check the kubeconfig's server, or that this runs in the cluster.`,
-    "assertion_unavailable",
-    { cause: error },
-  );
 }

@@ -1,13 +1,15 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { inspect } from "node:util";
 import {
   type AssertionContext,
   AuthenticationError,
   ClientAssertionCredential,
   CredentialUnavailableError,
 } from "@fedcred/core";
+import { createTlsAuthority } from "@fedcred/emulator";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { fromServiceAccountToken } from "../src/index.js";
@@ -183,6 +185,8 @@ describe("refusals say what to fix", () => {
     expect(message).toContain("403");
     expect(message).toContain(`"${NOBODY_USER}"`);
     expect(message).toContain('RBAC "create" on "serviceaccounts/token" in namespace "prod"');
+    expect(message).toContain("--resource-name=billing");
+    expect(message).toContain("--serviceaccount=ops:nobody");
     expect(message).not.toContain(NOBODY);
   });
 
@@ -231,6 +235,66 @@ describe("refusals say what to fix", () => {
       .catch((caught: unknown) => caught)) as AuthenticationError;
     expect(error.errorResponse?.errorCodes).toContain(700213);
     expect(error.message).toContain("system:serviceaccount:prod:reports");
+  });
+
+  it("asks again while the API server throttles (429) or fails (5xx), then says how often it tried", async () => {
+    const before = tokenRequestsOf(federation.kubernetes).length;
+    federation.kubernetes.faults.push({ status: 429, retryAfter: 0 }, 2);
+    const assertion = fromServiceAccountToken({
+      serviceAccount: "billing",
+      namespace: "prod",
+      kubeConfig: federation.kubeConfig(),
+    });
+    expect(claimsOf(await assertion(context)).sub).toBe("system:serviceaccount:prod:billing");
+    expect(
+      tokenRequestsOf(federation.kubernetes)
+        .slice(before)
+        .map((r) => r.status),
+    ).toEqual([429, 429, 201]);
+
+    federation.kubernetes.faults.push({ status: 503, retryAfter: 0 }, 3);
+    const failing = fromServiceAccountToken({
+      serviceAccount: "billing",
+      namespace: "prod",
+      kubeConfig: federation.kubeConfig(),
+    });
+    const error = (await Promise.resolve(failing(context)).catch(
+      (caught: unknown) => caught,
+    )) as Error;
+    expect(AuthenticationError.isInstance(error)).toBe(true);
+    expect(error.message).toContain("(503 InternalError, after 3 attempts)");
+  });
+
+  it("reads every option once: changing the options object later changes no request", async () => {
+    const before = tokenRequestsOf(federation.kubernetes).length;
+    const options = {
+      serviceAccount: "billing",
+      namespace: "prod",
+      kubeConfig: federation.kubeConfig(),
+    };
+    const assertion = fromServiceAccountToken(options);
+    options.namespace = "..";
+    options.serviceAccount = "../../x";
+    await assertion(context);
+    expect(tokenRequestsOf(federation.kubernetes).slice(before)[0]?.path).toBe(
+      "/api/v1/namespaces/prod/serviceaccounts/billing/token",
+    );
+  });
+
+  it("takes a null namespace for the default and refuses an empty one", async () => {
+    const before = tokenRequestsOf(federation.kubernetes).length;
+    const assertion = fromServiceAccountToken({
+      serviceAccount: "billing",
+      namespace: null as never,
+      kubeConfig: federation.kubeConfig(undefined, "prod"),
+    });
+    await assertion(context);
+    expect(tokenRequestsOf(federation.kubernetes).slice(before)[0]?.path).toContain(
+      "/namespaces/prod/",
+    );
+    expect(() => fromServiceAccountToken({ serviceAccount: "billing", namespace: "" })).toThrow(
+      "options.namespace is empty",
+    );
   });
 
   it.each([
@@ -299,6 +363,90 @@ describe("when no cluster can be reached", () => {
     expect(error.message).toContain("https://127.0.0.1:1 is not reachable (ECONNREFUSED)");
   });
 
+  it("never quotes a kubeconfig it cannot parse: it holds credentials", async () => {
+    const path = join(home, "broken-kubeconfig");
+    await writeFile(
+      path,
+      'apiVersion: v1\nusers:\n- name: u\n  user: {token: "super-secret-bearer-TOKEN-123", }}\n',
+    );
+    process.env.KUBECONFIG = path;
+    const assertion = fromServiceAccountToken({ serviceAccount: "billing" });
+    const error = (await Promise.resolve(assertion(context)).catch(
+      (caught: unknown) => caught,
+    )) as CredentialUnavailableError;
+    expect(error.code).toBe("invalid_configuration");
+    expect(error.message).toContain("it is not valid YAML at line 4");
+    expect(`${error.message} ${inspect(error)} ${JSON.stringify(error)}`).not.toContain(
+      "super-secret",
+    );
+    expect(error.cause).toBeUndefined();
+    delete process.env.KUBECONFIG;
+  });
+
+  it("says TLS when the kubeconfig's CA is not the server's", async () => {
+    const other = await createTlsAuthority("another CA");
+    const document = federation.kubernetes.kubeconfig({ token: "x" });
+    document.clusters[0]!.cluster["certificate-authority-data"] = Buffer.from(
+      other.caCertificate,
+    ).toString("base64");
+    const config = new KubeConfig();
+    config.loadFromString(JSON.stringify(document));
+    const assertion = fromServiceAccountToken({
+      serviceAccount: "billing",
+      namespace: "prod",
+      kubeConfig: config,
+    });
+    const error = (await Promise.resolve(assertion(context)).catch(
+      (caught: unknown) => caught,
+    )) as Error;
+    expect(CredentialUnavailableError.isInstance(error)).toBe(true);
+    expect(error.message).toMatch(
+      /The TLS connection to the Kubernetes API server at .* failed \(\w+\): check the cluster's certificate-authority/,
+    );
+  });
+
+  it("never quotes what a failing credential plugin printed, and its time counts toward the deadline", async () => {
+    const withPlugin = (script: string): KubeConfig => {
+      const document = federation.kubernetes.kubeconfig({ token: "x" }) as unknown as {
+        users: { name: string; user: Record<string, unknown> }[];
+      };
+      document.users[0]!.user = {
+        exec: {
+          apiVersion: "client.authentication.k8s.io/v1beta1",
+          command: "sh",
+          args: ["-c", script],
+        },
+      };
+      const config = new KubeConfig();
+      config.loadFromString(JSON.stringify(document));
+      return config;
+    };
+    const failing = fromServiceAccountToken({
+      serviceAccount: "billing",
+      namespace: "prod",
+      kubeConfig: withPlugin("echo token EXEC-SECRET-777 rejected >&2; exit 1"),
+    });
+    const error = (await Promise.resolve(failing(context)).catch(
+      (caught: unknown) => caught,
+    )) as Error;
+    expect(CredentialUnavailableError.isInstance(error)).toBe(true);
+    expect(error.message).toContain("exec plugin");
+    expect(`${error.message} ${inspect(error)}`).not.toContain("EXEC-SECRET-777");
+
+    const slow = fromServiceAccountToken({
+      serviceAccount: "billing",
+      namespace: "prod",
+      kubeConfig: withPlugin("sleep 3"),
+      requestTimeoutInMs: 400,
+    });
+    const started = Date.now();
+    const timeout = (await Promise.resolve(slow(context)).catch(
+      (caught: unknown) => caught,
+    )) as Error;
+    expect(timeout.message).toContain("No token for prod/billing within 400 ms");
+    expect(Date.now() - started).toBeLessThan(2500);
+  });
+
   it("gives up on a silent API server at requestTimeoutInMs", async () => {
     const silent: Server = createServer(() => {});
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
@@ -318,9 +466,7 @@ describe("when no cluster can be reached", () => {
       (caught: unknown) => caught,
     )) as Error;
     expect(CredentialUnavailableError.isInstance(error)).toBe(true);
-    expect(error.message).toContain(
-      "did not answer the TokenRequest for prod/billing within 300 ms",
-    );
+    expect(error.message).toContain("No token for prod/billing within 300 ms");
     expect(Date.now() - started).toBeLessThan(5000);
     silent.close();
   });

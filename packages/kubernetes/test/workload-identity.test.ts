@@ -268,8 +268,10 @@ describe("AKS identity bindings: enableAzureProxy", () => {
     let scope = 0;
     const next = () => credential.getToken(`https://rotation-${++scope}.test/.default`);
     await next();
-    // Mid-rotation the file is empty: the previous CA stays in use.
+    // Mid-rotation the file is empty, then half written: the previous CA stays in use.
     await writeFile(path, "");
+    await next();
+    await writeFile(path, proxy.caCertificate.slice(0, 100));
     await next();
     // The proxy switches certificates (dropping idle connections) and the file gets the new
     // CA: the next request handshakes anew and trusts only what the file now says.
@@ -315,6 +317,14 @@ describe("AKS identity bindings: enableAzureProxy", () => {
       "are both set",
     ],
     [
+      {
+        [AZURE_KUBERNETES_TOKEN_PROXY]: "https://127.0.0.1:8443/p",
+        [AZURE_KUBERNETES_CA_DATA]: "not a certificate",
+      },
+      `${AZURE_KUBERNETES_CA_DATA} is not a PEM certificate`,
+    ],
+    [{ [AZURE_KUBERNETES_TOKEN_PROXY]: "https://user:hunter2@[::1" }, "is not a valid URL"],
+    [
       { [AZURE_KUBERNETES_SNI_NAME]: "proxy.internal" },
       `set without ${AZURE_KUBERNETES_TOKEN_PROXY}`,
     ],
@@ -329,6 +339,7 @@ describe("AKS identity bindings: enableAzureProxy", () => {
       create();
     } catch (error) {
       expect((error as Error).message).not.toContain(":pw@");
+      expect((error as Error).message).not.toContain("hunter2");
     }
   });
 
