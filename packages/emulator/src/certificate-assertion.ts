@@ -2,6 +2,7 @@ import "reflect-metadata";
 import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { compactVerify, type JWTPayload, type ProtectedHeaderParameters } from "jose";
+import { type ResolvedTrustedSubject, trustedChainSigner } from "./certificate-chain.js";
 import { type EntraRefusal, refusals } from "./entra-errors.js";
 
 /** A certificate registered on an app, with the thumbprints an assertion header may name. */
@@ -64,6 +65,8 @@ export interface CertificateAssertionCheck {
   payload: JWTPayload;
   clientId: string;
   certificates: readonly RegisteredCertificate[];
+  /** Subject names and issuers the app trusts (subject name + issuer authentication). */
+  trustedSubjects?: readonly ResolvedTrustedSubject[];
   /** The URL the assertion was posted to: its `aud` must be exactly this. */
   tokenEndpoint: string;
 }
@@ -79,8 +82,10 @@ function thumbprintForDisplay(header: ProtectedHeaderParameters): string {
 
 /**
  * Checks a certificate client assertion as Entra does: the certificate named by `x5t#S256` or
- * `x5t` must be registered on the app and unexpired, the signature must verify (PS256 or RS256),
- * `iss` and `sub` must be the client id, `aud` the token endpoint called, and `jti` present.
+ * `x5t` must be registered on the app and unexpired, or (subject name + issuer trust) be the
+ * first of an `x5c` chain to a CA the app trusts for its subject; the signature must verify
+ * (PS256 or RS256), `iss` and `sub` must be the client id, `aud` the token endpoint called, and
+ * `jti` present.
  *
  * @example
  * ```ts
@@ -96,14 +101,27 @@ export async function checkCertificateAssertion(
   const certificate = certificates.find((candidate) =>
     typeof s256 === "string" ? candidate.x5tS256 === s256 : candidate.x5t === sha1,
   );
-  if (!certificate) return refusals.keyNotFound(thumbprintForDisplay(header), clientId);
-  if (certificate.notAfter.getTime() < Date.now())
-    return refusals.keyExpired(certificate.thumbprintHex);
+  let signer: { publicKey: KeyObject; thumbprintHex: string };
+  if (certificate) {
+    if (certificate.notAfter.getTime() < Date.now()) {
+      return refusals.keyExpired(certificate.thumbprintHex);
+    }
+    signer = certificate;
+  } else {
+    const trusted = await trustedChainSigner(
+      header,
+      check.trustedSubjects ?? [],
+      clientId,
+      thumbprintForDisplay(header),
+    );
+    if ("code" in trusted) return trusted;
+    signer = trusted;
+  }
   if (!header.alg || !SUPPORTED_ALGORITHMS.has(header.alg)) return refusals.unsupportedAlgorithm();
   try {
-    await compactVerify(assertion, certificate.publicKey, { algorithms: [header.alg] });
+    await compactVerify(assertion, signer.publicKey, { algorithms: [header.alg] });
   } catch {
-    return refusals.badSignature(certificate.thumbprintHex);
+    return refusals.badSignature(signer.thumbprintHex);
   }
   if (payload.iss !== clientId || payload.sub !== clientId) return refusals.clientIdMismatch();
   // A list of audiences is refused as malformed; a single wrong one as the wrong realm.

@@ -240,6 +240,11 @@ export const refusals = {
     ),
   keyExpired: (thumbprint: string): EntraRefusal =>
     signatureFailure("The key used is expired.", thumbprint),
+  untrustedChain: (thumbprint: string): EntraRefusal =>
+    signatureFailure(
+      "The certificate chain in x5c does not lead to the certificate authority trusted for its subject, or a certificate in it is not valid now.",
+      thumbprint,
+    ),
   clientIdMismatch: (): EntraRefusal =>
     refuse(
       "invalid_client",

@@ -13,6 +13,11 @@ import {
   registerCertificate,
 } from "./certificate-assertion.js";
 import {
+  type ResolvedTrustedSubject,
+  resolveTrustedSubject,
+  type TrustedCertificateSubject,
+} from "./certificate-chain.js";
+import {
   instanceDiscovery,
   openIdConfigurationV1,
   openIdConfigurationV2,
@@ -45,6 +50,12 @@ export interface EntraApp {
   federatedCredentials?: FederatedCredential[];
   /** PEM certificates registered as key credentials. */
   certificates?: string[];
+  /**
+   * Subject names and issuers trusted instead of a registered certificate (subject name +
+   * issuer authentication): an assertion whose `x5c` starts with a certificate of that subject
+   * chaining to that CA is accepted; without `x5c` it is refused (AADSTS700027).
+   */
+  trustedCertificateSubjects?: TrustedCertificateSubject[];
   /** App roles granted to the service principal: the token's `roles`. */
   roles?: string[];
 }
@@ -158,6 +169,7 @@ interface ResolvedApp {
   objectId: string;
   federatedCredentials: FederatedCredential[];
   certificates: RegisteredCertificate[];
+  trustedSubjects: ResolvedTrustedSubject[];
   roles: string[];
 }
 
@@ -188,6 +200,7 @@ function resolveApp(app: EntraApp): ResolvedApp {
       audiences: [...credential.audiences],
     })),
     certificates: (app.certificates ?? []).map(registerCertificate),
+    trustedSubjects: (app.trustedCertificateSubjects ?? []).map(resolveTrustedSubject),
     roles: [...(app.roles ?? [])],
   };
 }
@@ -345,6 +358,7 @@ export async function startEntra(config: EntraConfig = {}): Promise<EntraEmulato
           payload,
           clientId: app.clientId,
           certificates: app.certificates,
+          trustedSubjects: app.trustedSubjects,
           tokenEndpoint: tokenEndpointCalled(request, path),
         })
       : await checkFederatedAssertion({

@@ -10,6 +10,13 @@ export type {
 } from "./aws-sts.js";
 export { startAwsSts } from "./aws-sts.js";
 export type {
+  CertificateAuthority,
+  IssueCertificateOptions,
+  IssuedCertificate,
+} from "./certificate-authority.js";
+export { createCertificateAuthority } from "./certificate-authority.js";
+export type { TrustedCertificateSubject } from "./certificate-chain.js";
+export type {
   EntraApp,
   EntraConfig,
   EntraEmulator,
