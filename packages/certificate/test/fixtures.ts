@@ -130,10 +130,10 @@ export const PKCS12_MAKER: "openssl" | "node-forge" = hasOpenssl() ? "openssl" :
  * (AES-256-CBC, PBKDF2, HMAC-SHA256 MAC), `legacy` the older 3DES / RC2-40 with a SHA-1 MAC.
  */
 export function pkcs12(
-  fixture: Fixture,
+  fixture: Pick<Fixture, "certificatePem" | "privateKeyPem">,
   password: string,
   encryption: "default" | "legacy",
-  chain: Fixture[] = [],
+  chain: Pick<Fixture, "certificatePem">[] = [],
 ): Buffer {
   if (PKCS12_MAKER === "openssl") {
     const directory = mkdtempSync(join(tmpdir(), "fedcred-pkcs12-"));
