@@ -1,5 +1,3 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import {
   type AwsPrincipal,
   type AwsSts,
@@ -33,6 +31,22 @@ export const REPORTS_SESSION: AwsPrincipal = {
   secretAccessKey: "reports-secret-access-key-0123456789abcdef",
   sessionToken: "reports-session-token-0123456789abcdef0123456789",
   arn: `arn:aws:sts::${ACCOUNT}:assumed-role/reports/task-42`,
+};
+/** A session of a role whose identity policies allow no `sts:GetWebIdentityToken`. */
+export const UNPERMITTED_SESSION: AwsPrincipal = {
+  accessKeyId: "ASIAFEDCREDNOPOLICY1",
+  secretAccessKey: "unpermitted-secret-access-key-0123456789abc",
+  sessionToken: "unpermitted-session-token-0123456789abcdef012345",
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/billing/i-0aaaaaaaaaaaaaaa1`,
+  permissions: { getWebIdentityToken: false },
+};
+/** A session allowed `sts:GetWebIdentityToken` but not `sts:TagGetWebIdentityToken`. */
+export const UNTAGGED_SESSION: AwsPrincipal = {
+  accessKeyId: "ASIAFEDCREDNOTAGS001",
+  secretAccessKey: "untagged-secret-access-key-0123456789abcdef",
+  sessionToken: "untagged-session-token-0123456789abcdef01234567",
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/billing/i-0bbbbbbbbbbbbbbb2`,
+  permissions: { tagGetWebIdentityToken: false },
 };
 /** A session whose keys stop working in 10 minutes: STS refuses longer-lived tokens. */
 export const SHORT_SESSION: AwsPrincipal = {
@@ -81,7 +95,14 @@ export async function startFederation(
       {
         accountId: ACCOUNT,
         outboundWebIdentityFederation: true,
-        principals: [BILLING_SESSION, REPORTS_SESSION, SHORT_SESSION, EXPIRED_SESSION],
+        principals: [
+          BILLING_SESSION,
+          REPORTS_SESSION,
+          SHORT_SESSION,
+          EXPIRED_SESSION,
+          UNPERMITTED_SESSION,
+          UNTAGGED_SESSION,
+        ],
       },
       { accountId: DISABLED_ACCOUNT, principals: [DISABLED_SESSION] },
     ],
@@ -148,58 +169,4 @@ export function claimsOf(jwt: string): Record<string, unknown> {
 /** The header of a JWT. */
 export function headerOf(jwt: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(jwt.split(".")[0] ?? "", "base64url").toString("utf8"));
-}
-
-/** One request a {@link RefusingSts} received: its form parameters. */
-export interface RefusingSts {
-  url: string;
-  requests: Record<string, string>[];
-  close(): Promise<void>;
-}
-
-/**
- * A loopback stand-in for a regional STS endpoint that answers every request with one query-protocol
- * error, as STS words it: for refusals the emulated STS has no policy for (AccessDenied, Throttling).
- */
-export async function startRefusingSts(
-  status: number,
-  code: string,
-  message: string,
-): Promise<RefusingSts> {
-  const requests: Record<string, string>[] = [];
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => {
-      requests.push(
-        Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString("utf8"))),
-      );
-      const body = [
-        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">',
-        "  <Error>",
-        "    <Type>Sender</Type>",
-        `    <Code>${code}</Code>`,
-        `    <Message>${message}</Message>`,
-        "  </Error>",
-        "  <RequestId>4c8a1f2e-0000-4000-8000-000000000001</RequestId>",
-        "</ErrorResponse>\n",
-      ].join("\n");
-      response.writeHead(status, {
-        "content-type": "text/xml",
-        "content-length": Buffer.byteLength(body),
-      });
-      response.end(body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
 }

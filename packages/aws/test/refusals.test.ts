@@ -19,8 +19,9 @@ import {
   SCOPE,
   SHORT_SESSION,
   startFederation,
-  startRefusingSts,
   TENANT,
+  UNPERMITTED_SESSION,
+  UNTAGGED_SESSION,
 } from "./federation.js";
 
 let federation: Federation;
@@ -31,6 +32,7 @@ beforeAll(async () => {
 afterAll(() => federation?.close());
 afterEach(() => {
   vi.unstubAllEnvs();
+  federation.sts.faults.clear();
 });
 
 const context: AssertionContext = {
@@ -98,28 +100,26 @@ describe("STS refusals say what to fix", () => {
   });
 
   it("keeps only the first line of what STS says: AWS may append the canonical request, session token included", async () => {
-    const sts = await startRefusingSts(
-      403,
-      "SignatureDoesNotMatch",
-      [
+    federation.sts.injectFault({
+      code: "SignatureDoesNotMatch",
+      status: 403,
+      message: [
         "The request signature we calculated does not match the signature you provided.",
         "",
         "The Canonical String for this request should have been",
         `'POST\n/\n\nhost:sts.eu-west-1.amazonaws.com\nx-amz-security-token:${BILLING_SESSION.sessionToken}\n'`,
       ].join("\n"),
+    });
+    const error = await failureOf({ clientConfig: federation.clientConfig(BILLING_SESSION) });
+    expect(error.message).toContain(
+      "STS said: The request signature we calculated does not match the signature you provided.",
     );
-    try {
-      const error = await failureOf({
-        clientConfig: federation.clientConfig(BILLING_SESSION, { endpoint: sts.url }),
-      });
-      expect(error.message).toContain(
-        "STS said: The request signature we calculated does not match the signature you provided.",
-      );
-      expect(error.message).not.toContain("Canonical");
-      expectNoSecrets(error, BILLING_SESSION.secretAccessKey, BILLING_SESSION.sessionToken);
-    } finally {
-      await sts.close();
-    }
+    expect(error.message).not.toContain("Canonical");
+    expect(federation.webIdentityRequests().at(-1)).toMatchObject({
+      status: 403,
+      errorCode: "SignatureDoesNotMatch",
+    });
+    expectNoSecrets(error, BILLING_SESSION.secretAccessKey, BILLING_SESSION.sessionToken);
   });
 
   it("temporary keys without their session token: InvalidClientTokenId names AWS_SESSION_TOKEN", async () => {
@@ -151,71 +151,58 @@ describe("STS refusals say what to fix", () => {
     });
   });
 
-  describe("access denied (a stand-in STS: the emulated one has no IAM policies)", () => {
-    const denial = (principal: string) =>
-      startRefusingSts(
-        403,
-        "AccessDenied",
-        `User: ${principal} is not authorized to perform: sts:GetWebIdentityToken because no identity-based policy allows the sts:GetWebIdentityToken action`,
-      );
-
+  describe("access denied by the caller's IAM policies", () => {
     it("names the sts:GetWebIdentityToken permission and the audience condition", async () => {
-      const sts = await denial(BILLING_SESSION.arn);
-      try {
-        const error = await failureOf({
-          clientConfig: federation.clientConfig(BILLING_SESSION, { endpoint: sts.url }),
-        });
-        expect(AuthenticationError.isInstance(error)).toBe(true);
-        expect(error.code).toBe("assertion_failed");
-        expect(error.message).toContain(
-          'must allow "sts:GetWebIdentityToken", for the audience "api://AzureADTokenExchange" (condition key sts:IdentityTokenAudience)',
-        );
-        expect(error.message).not.toContain("sts:TagGetWebIdentityToken");
-        // STS's own words name the caller.
-        expect(error.message).toContain(`User: ${BILLING_SESSION.arn} is not authorized`);
-        expect(sts.requests).toHaveLength(1);
-        expectNoSecrets(error, BILLING_SESSION.secretAccessKey, BILLING_SESSION.sessionToken);
-      } finally {
-        await sts.close();
-      }
+      const before = federation.webIdentityRequests().length;
+      const error = await failureOf({
+        clientConfig: federation.clientConfig(UNPERMITTED_SESSION),
+      });
+      expect(AuthenticationError.isInstance(error)).toBe(true);
+      expect(error.code).toBe("assertion_failed");
+      expect(error.message).toContain(
+        'must allow "sts:GetWebIdentityToken", for the audience "api://AzureADTokenExchange" (condition key sts:IdentityTokenAudience)',
+      );
+      expect(error.message).not.toContain("sts:TagGetWebIdentityToken");
+      // STS's own words name the caller and the action.
+      expect(error.message).toContain(
+        `User: ${UNPERMITTED_SESSION.arn} is not authorized to perform: sts:GetWebIdentityToken`,
+      );
+      expect(federation.webIdentityRequests().slice(before)).toMatchObject([
+        { accessKeyId: UNPERMITTED_SESSION.accessKeyId, status: 403, errorCode: "AccessDenied" },
+      ]);
+      expectNoSecrets(error, UNPERMITTED_SESSION.secretAccessKey, UNPERMITTED_SESSION.sessionToken);
     });
 
     it("with tags, names sts:TagGetWebIdentityToken too", async () => {
-      const sts = await denial(BILLING_SESSION.arn);
-      try {
-        const error = await failureOf({
-          clientConfig: federation.clientConfig(BILLING_SESSION, { endpoint: sts.url }),
-          tags: { team: "billing" },
-        });
-        expect(error.message).toContain(
-          '"sts:GetWebIdentityToken" and "sts:TagGetWebIdentityToken"',
-        );
-        expect(sts.requests[0]).toMatchObject({
-          "Tags.member.1.Key": "team",
-          "Tags.member.1.Value": "billing",
-        });
-      } finally {
-        await sts.close();
-      }
+      const error = await failureOf({
+        clientConfig: federation.clientConfig(UNTAGGED_SESSION),
+        tags: { team: "billing" },
+      });
+      expect(error.message).toContain('"sts:GetWebIdentityToken" and "sts:TagGetWebIdentityToken"');
+      expect(error.message).toContain(
+        `User: ${UNTAGGED_SESSION.arn} is not authorized to perform: sts:TagGetWebIdentityToken`,
+      );
+      expect(federation.webIdentityRequests().at(-1)).toMatchObject({
+        params: { "Tags.member.1.Key": "team", "Tags.member.1.Value": "billing" },
+        status: 403,
+        errorCode: "AccessDenied",
+      });
     });
   });
 
-  it("throttling, after the SDK's retries, says so (a stand-in STS)", async () => {
-    const sts = await startRefusingSts(400, "Throttling", "Rate exceeded");
-    try {
-      const error = await failureOf({
-        clientConfig: federation.clientConfig(BILLING_SESSION, {
-          endpoint: sts.url,
-          maxAttempts: 2,
-        }),
-      });
-      expect(error.code).toBe("assertion_failed");
-      expect(error.message).toContain("AWS STS throttled GetWebIdentityToken (Throttling)");
-      // The SDK retried once, as configured.
-      expect(sts.requests).toHaveLength(2);
-    } finally {
-      await sts.close();
-    }
+  it("throttling, after the SDK's retries, says so", async () => {
+    const before = federation.webIdentityRequests().length;
+    federation.sts.injectFault({ code: "Throttling" }, { count: 2 });
+    const error = await failureOf({
+      clientConfig: federation.clientConfig(BILLING_SESSION, { maxAttempts: 2 }),
+    });
+    expect(error.code).toBe("assertion_failed");
+    expect(error.message).toContain("AWS STS throttled GetWebIdentityToken (Throttling)");
+    // The SDK retried once, as configured.
+    expect(federation.webIdentityRequests().slice(before)).toMatchObject([
+      { status: 400, errorCode: "Throttling" },
+      { status: 400, errorCode: "Throttling" },
+    ]);
   });
 });
 
