@@ -358,7 +358,7 @@ describe("startKubernetes", () => {
         name: "billing",
         body: tokenRequest({}),
       });
-    const throttled = await ask().catch((error: unknown) => error as ApiException<string>);
+    const throttled = (await ask().catch((error: unknown) => error)) as ApiException<string>;
     expect(throttled.code).toBe(429);
     expect(throttled.headers["retry-after"]).toBe("2");
     expect(JSON.parse(throttled.body)).toMatchObject({ reason: "TooManyRequests", code: 429 });
