@@ -185,13 +185,24 @@ function parsePrivateKey(
         ...(password !== undefined ? { passphrase: password } : {}),
       });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ERR_OSSL_UNSUPPORTED") throw error;
-      return createPrivateKey({ key: der, format: "der", type: "pkcs1" });
+      // Not PKCS#8 (a password problem is, and stays, the error): perhaps PKCS#1.
+      if (PASSWORD_ERRORS.has((error as NodeJS.ErrnoException).code ?? "")) throw error;
+      try {
+        return createPrivateKey({ key: der, format: "der", type: "pkcs1" });
+      } catch {
+        throw error;
+      }
     }
   });
 }
 
-/** Runs `create`, turning Node's errors into ours: Node's name no key, but say what to do. */
+const PASSWORD_ERRORS = new Set([
+  "ERR_MISSING_PASSPHRASE",
+  "ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED",
+  "ERR_OSSL_BAD_DECRYPT",
+]);
+
+/** Runs `create`, turning Node's errors (which hold no key) into ones that say what to do. */
 function createKey(
   source: string,
   password: string | undefined,

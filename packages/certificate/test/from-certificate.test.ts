@@ -6,7 +6,7 @@ import { inspect } from "node:util";
 import { AzureLogger, setLogLevel } from "@azure/logger";
 import { type AssertionContext, CredentialUnavailableError, logger } from "@fedcred/core";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { fromCertificate } from "../src/index.js";
+import { certificateCredential, fromCertificate } from "../src/index.js";
 import {
   createFixture,
   decodeJwt,
@@ -120,6 +120,13 @@ describe("inputs", () => {
       () => ({
         certificate: Buffer.from(app.certificatePem),
         privateKey: app.privateKey.export({ format: "der", type: "pkcs8" }),
+      }),
+    ],
+    [
+      "a DER PKCS#1 key",
+      () => ({
+        certificate: app.certificatePem,
+        privateKey: app.privateKey.export({ format: "der", type: "pkcs1" }),
       }),
     ],
     [
@@ -592,6 +599,18 @@ describe("secrets", () => {
       for (const marker of [...keyMarkers(app), PASSWORD]) expect(printed).not.toContain(marker);
       expect(printed).toContain("CN=billing, O=Contoso");
     }
+  });
+
+  it("util.inspect and JSON of certificateCredential's credential show no key and no password", () => {
+    const credential = certificateCredential("5b0c3f1e-0000-4000-8000-0000000009a5", CLIENT_ID, {
+      certificate: pkcs12(app, PASSWORD, "legacy"),
+      password: PASSWORD,
+    });
+    const printed = [
+      inspect(credential, { showHidden: true, depth: 10 }),
+      JSON.stringify(credential),
+    ].join("\n");
+    for (const marker of [...keyMarkers(app), PASSWORD]) expect(printed).not.toContain(marker);
   });
 
   it("errors hold no key bytes and no password, in their message, JSON or util.inspect", () => {
