@@ -31,6 +31,18 @@ import {
 export type CertificateCredentialOptions = FromCertificateOptions &
   ClientAssertionCredentialOptions;
 
+/** The options that are {@link fromCertificate}'s; the others go to the credential. */
+const CERTIFICATE_OPTIONS = [
+  "certificatePath",
+  "certificate",
+  "privateKey",
+  "password",
+  "certificatePassword",
+  "algorithm",
+  "sendCertificateChain",
+  "lifetimeSeconds",
+] as const satisfies readonly (keyof FromCertificateOptions)[];
+
 /** AADSTS700027: the signature or key is not registered; 700023: `aud` is not the endpoint called. */
 const KEY_NOT_REGISTERED = 700027;
 const AUDIENCE_NOT_ENDPOINT = 700023;
@@ -111,27 +123,19 @@ export function certificateCredential(
   clientId: string,
   options: CertificateCredentialOptions = {},
 ): ClientAssertionCredential {
-  const {
-    certificatePath,
-    certificate,
-    privateKey,
-    password,
-    certificatePassword,
-    algorithm,
-    sendCertificateChain,
-    lifetimeSeconds,
-    ...credentialOptions
-  } = options ?? {};
-  const getAssertion = fromCertificate({
-    certificatePath,
-    certificate,
-    privateKey,
-    password,
-    certificatePassword,
-    algorithm,
-    sendCertificateChain,
-    lifetimeSeconds,
-  });
+  const credentialOptions: Record<string, unknown> = { ...options };
+  const certificateOptions: Record<string, unknown> = {};
+  for (const name of CERTIFICATE_OPTIONS) {
+    certificateOptions[name] = credentialOptions[name];
+    delete credentialOptions[name];
+  }
+  const getAssertion = fromCertificate(certificateOptions);
   const details = providerDetails(getAssertion) as ProviderDetails;
-  return new CertificateCredential(tenantId, clientId, getAssertion, details, credentialOptions);
+  return new CertificateCredential(
+    tenantId,
+    clientId,
+    getAssertion,
+    details,
+    credentialOptions as ClientAssertionCredentialOptions,
+  );
 }

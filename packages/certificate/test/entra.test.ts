@@ -251,20 +251,25 @@ describe("subject name + issuer trust", () => {
   });
 });
 
+/** What `getToken` rejects with; the credential is closed after. */
+async function refusalOf(credential: ClientAssertionCredential): Promise<unknown> {
+  try {
+    await credential.getToken(SCOPE);
+  } catch (error) {
+    return error;
+  } finally {
+    await credential.close();
+  }
+  throw new Error("getToken resolved; a refusal was expected");
+}
+
 describe("refusals", () => {
   it("an unregistered certificate: 700027 with core's hint and the thumbprints, x5c, subject and validity sent", async () => {
     const credential = certificateCredential(TENANT, APP, {
       certificate: unregistered.certificatePem + unregistered.privateKeyPem,
       authorityHost: entra.url,
     });
-    let thrown: unknown;
-    try {
-      await credential.getToken(SCOPE);
-    } catch (error) {
-      thrown = error;
-    } finally {
-      await credential.close();
-    }
+    const thrown = await refusalOf(credential);
     expect(AuthenticationError.isInstance(thrown)).toBe(true);
     const error = thrown as AuthenticationError;
     expect(error).toMatchObject({
@@ -301,14 +306,7 @@ describe("refusals", () => {
       authorityHost: "https://login.microsoftonline.com",
       fetch: viaGateway,
     });
-    let thrown: unknown;
-    try {
-      await credential.getToken(SCOPE);
-    } catch (error) {
-      thrown = error;
-    } finally {
-      await credential.close();
-    }
+    const thrown = await refusalOf(credential);
     expect(thrown).toMatchObject({
       name: "AuthenticationError",
       errorResponse: { errorCodes: [700023] },
