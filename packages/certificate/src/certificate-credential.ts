@@ -66,13 +66,22 @@ class CertificateCredential extends ClientAssertionCredential {
     this.#details = details;
   }
 
+  /** The explaining promise of each promise the base returned: a cached token's is made once. */
+  readonly #explaining = new WeakMap<Promise<AccessToken>, Promise<AccessToken>>();
+
   override getToken(
     scopes: string | string[],
     options?: GetTokenOptions | null,
   ): Promise<AccessToken> {
-    return super.getToken(scopes, options).catch((error: unknown) => {
-      throw explainRefusal(error, this.#details);
-    });
+    const promise = super.getToken(scopes, options);
+    let explaining = this.#explaining.get(promise);
+    if (explaining === undefined) {
+      explaining = promise.catch((error: unknown) => {
+        throw explainRefusal(error, this.#details);
+      });
+      this.#explaining.set(promise, explaining);
+    }
+    return explaining;
   }
 }
 
