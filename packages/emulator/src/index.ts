@@ -45,6 +45,7 @@ export type {
   KubernetesAllowList,
   KubernetesApi,
   KubernetesCaller,
+  KubernetesFault,
   KubernetesOptions,
   KubernetesPod,
   KubernetesRequestRecord,
