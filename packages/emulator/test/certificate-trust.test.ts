@@ -56,14 +56,20 @@ function x5cOf(pem: string): string[] {
 
 async function assertion(
   signer: { privateKeyPem: string; x5t: string; x5tS256: string },
-  options: { alg?: "PS256" | "RS256"; x5c?: string[]; header?: Record<string, unknown> } = {},
+  options: {
+    alg?: "PS256" | "RS256";
+    x5c?: string[];
+    header?: Record<string, unknown>;
+    client?: string;
+  } = {},
 ): Promise<string> {
   const alg = options.alg ?? "PS256";
   const now = Math.floor(Date.now() / 1000);
+  const client = options.client ?? clientId;
   return new SignJWT({
     aud: entra.tokenEndpoint(tenantId),
-    iss: clientId,
-    sub: clientId,
+    iss: client,
+    sub: client,
     jti: randomUUID(),
     iat: now,
     nbf: now,
@@ -79,10 +85,10 @@ async function assertion(
     .sign(await importPKCS8(signer.privateKeyPem, alg));
 }
 
-function post(jwt: string): ReturnType<typeof postToken> {
+function post(jwt: string, client = clientId): ReturnType<typeof postToken> {
   return postToken(entra.tokenEndpoint(tenantId), {
     grant_type: "client_credentials",
-    client_id: clientId,
+    client_id: client,
     scope: "https://vault.azure.net/.default",
     client_assertion_type: ASSERTION_TYPE,
     client_assertion: jwt,
@@ -123,26 +129,11 @@ describe("subject name + issuer trust", () => {
         { subject: "cn=billing.contoso.com,o=Contoso", caCertificate: issuing.caCertificate },
       ],
     });
-    const jwt = await new SignJWT({
-      aud: entra.tokenEndpoint(tenantId),
-      iss: clientOfIssuing,
-      sub: clientOfIssuing,
-      jti: randomUUID(),
-      exp: Math.floor(Date.now() / 1000) + 600,
-    })
-      .setProtectedHeader({
-        alg: "PS256",
-        "x5t#S256": viaIntermediate.x5tS256,
-        x5c: x5cOf(viaIntermediate.chainPem),
-      })
-      .sign(await importPKCS8(viaIntermediate.privateKeyPem, "PS256"));
-    const { status } = await postToken(entra.tokenEndpoint(tenantId), {
-      grant_type: "client_credentials",
-      client_id: clientOfIssuing,
-      scope: "https://vault.azure.net/.default",
-      client_assertion_type: ASSERTION_TYPE,
-      client_assertion: jwt,
+    const jwt = await assertion(viaIntermediate, {
+      x5c: x5cOf(viaIntermediate.chainPem),
+      client: clientOfIssuing,
     });
+    const { status } = await post(jwt, clientOfIssuing);
     expect(status).toBe(200);
   });
 
