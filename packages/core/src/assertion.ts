@@ -44,4 +44,12 @@ export interface AssertionContext {
  *   (await readFile("/var/run/secrets/tokens/azure-identity-token", "utf8")).trim();
  * ```
  */
-export type AssertionFunc = (context: AssertionContext) => string | Promise<string>;
+export interface AssertionFunc {
+  (context: AssertionContext): string | Promise<string>;
+  /**
+   * Optional: what the source can add when Entra ID refuses its assertion with these AADSTS
+   * codes (a certificate provider names the thumbprint it sent for 700027). The credential
+   * appends it to the error's message. Must never return a secret.
+   */
+  describeRefusal?: ((codes: readonly number[]) => string | undefined) | undefined;
+}

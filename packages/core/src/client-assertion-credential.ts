@@ -554,6 +554,7 @@ export class ClientAssertionCredential implements TokenCredential {
         scrub: scrubber(),
         clientRequestId,
         attempts: attempt,
+        describeRefusal: this.#getAssertion.describeRefusal,
       });
       logger.warning(`token request tenant=${key.tenantId} failed: ${error.message}`);
       throw scrubbed(error, scrubber(), {

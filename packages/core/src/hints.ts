@@ -79,6 +79,8 @@ export function hintFor(
         return "The tenant was not found: check tenantId, and that authorityHost is the cloud the tenant lives in (public, US Government or China).";
       case 70011:
         return 'The scope is not valid for client credentials: ask for one resource per request, as "{resource}/.default" (such as "https://storage.azure.com/.default").';
+      case 700023:
+        return `The assertion's aud (${quote(claims?.aud)}) is not the token endpoint the request reached: certificate assertions must name the exact token endpoint URL, and a proxy or gateway that rewrites the URL makes them differ.`;
       case 70023:
         return `The assertion lives too long: Entra accepts external tokens that live at most 1 day 1 hour; use a short-lived token (an hour is usual). ${describeLifetime(claims)}`;
       case 50196:

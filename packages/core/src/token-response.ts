@@ -1,3 +1,4 @@
+import type { AssertionFunc } from "./assertion.js";
 import {
   AuthenticationError,
   type AuthenticationErrorCode,
@@ -145,6 +146,8 @@ export interface FailedAnswer {
   clientRequestId?: string | undefined;
   /** How many attempts were made, for the message. */
   attempts?: number;
+  /** The assertion source's own words on the refusal ({@link AssertionFunc.describeRefusal}). */
+  describeRefusal?: ((codes: readonly number[]) => string | undefined) | undefined;
 }
 
 function attemptsText(attempts: number | undefined): string {
@@ -165,6 +168,22 @@ function answerWithoutEntraError(answer: FailedAnswer, json: unknown): string {
     return `The token endpoint ${url} failed (${what}): Entra ID or a proxy in between is unavailable; try again later.`;
   }
   return `The token endpoint ${url} answered ${what}: this is not an Entra ID answer; check the authority host and any proxy in between.`;
+}
+
+/** What the assertion source adds; a source that throws adds nothing. */
+function sourceDetail(
+  describeRefusal: FailedAnswer["describeRefusal"],
+  codes: readonly number[],
+): string | undefined {
+  if (typeof describeRefusal !== "function" || codes.length === 0) return undefined;
+  try {
+    const detail = describeRefusal(codes);
+    return typeof detail === "string" && detail.trim() !== ""
+      ? detail.trim().slice(0, 2000)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -192,6 +211,8 @@ export function tokenErrorFromResponse(answer: FailedAnswer): AuthenticationErro
   ];
   if (status === 404 && !hint) parts.push(`Check authorityHost: the URL called was ${answer.url}.`);
   if (hint) parts.push(hint);
+  const detail = sourceDetail(answer.describeRefusal, errorResponse.errorCodes);
+  if (detail) parts.push(detail);
   const description = describe(errorResponse.errorDescription);
   if (description) parts.push(`Entra said: ${description}`);
   if (errorResponse.traceId) parts.push(`Trace ID: ${errorResponse.traceId}.`);

@@ -707,6 +707,40 @@ describe("errors", () => {
     expect(error.message).not.toContain(ASSERTION.split(".")[1]);
   });
 
+  it("appends what the assertion source says about a refusal, and survives a source that throws", async () => {
+    const getAssertion = Object.assign(() => ASSERTION, {
+      describeRefusal: (codes: readonly number[]) =>
+        codes.includes(700027)
+          ? `The certificate sent has SHA-1 thumbprint AB12; ${ASSERTION}`
+          : undefined,
+    });
+    server.replies.push(entraError(401, "invalid_client", 700027));
+    const error = (await credential(getAssertion)
+      .getToken(SCOPE)
+      .catch((e: unknown) => e)) as AuthenticationError;
+    expect(error.message).toContain("The certificate sent has SHA-1 thumbprint AB12;");
+    // Even the source's own words are scrubbed of the assertion.
+    expect(error.message).not.toContain(ASSERTION);
+
+    server.replies.push(entraError(401, "invalid_client", 700213));
+    const other = (await credential(getAssertion)
+      .getToken(SCOPE)
+      .catch((e: unknown) => e)) as AuthenticationError;
+    expect(other.message).not.toContain("thumbprint AB12");
+
+    const throwing = Object.assign(() => ASSERTION, {
+      describeRefusal: () => {
+        throw new Error("boom");
+      },
+    });
+    server.replies.push(entraError(401, "invalid_client", 700027));
+    const third = (await credential(throwing)
+      .getToken(SCOPE)
+      .catch((e: unknown) => e)) as AuthenticationError;
+    expect(third.errorResponse?.errorCodes).toEqual([700027]);
+    expect(third.message).not.toContain("boom");
+  });
+
   it.each([
     [50027, /not a well-formed JWT/],
     [5002727, /typ/],

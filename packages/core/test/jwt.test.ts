@@ -47,4 +47,11 @@ describe("hints for federated-credential mismatches", () => {
     expect(kubernetes).toContain('sub "system:serviceaccount:prod:billing"');
     expect(kubernetes).not.toContain("IAM role");
   });
+
+  it("says why a certificate assertion's aud was refused (AADSTS700023)", async () => {
+    const { hintFor } = await import("../src/hints.js");
+    const hint = hintFor([700023], { aud: "https://gateway.example/t/oauth2/v2.0/token" });
+    expect(hint).toContain('aud ("https://gateway.example/t/oauth2/v2.0/token")');
+    expect(hint).toContain("exact token endpoint URL");
+  });
 });
