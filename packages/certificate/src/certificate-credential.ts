@@ -1,17 +1,5 @@
-import {
-  type AccessToken,
-  AuthenticationError,
-  ClientAssertionCredential,
-  type ClientAssertionCredentialOptions,
-  type GetTokenOptions,
-} from "@fedcred/core";
-import { describeSentCertificate } from "./certificate-description.js";
-import {
-  type FromCertificateOptions,
-  fromCertificate,
-  type ProviderDetails,
-  providerDetails,
-} from "./from-certificate.js";
+import { ClientAssertionCredential, type ClientAssertionCredentialOptions } from "@fedcred/core";
+import { type FromCertificateOptions, fromCertificate } from "./from-certificate.js";
 
 /**
  * Options of {@link certificateCredential}: the certificate options of {@link fromCertificate}
@@ -42,68 +30,6 @@ const CERTIFICATE_OPTIONS = [
   "sendCertificateChain",
   "lifetimeSeconds",
 ] as const satisfies readonly (keyof FromCertificateOptions)[];
-
-/** AADSTS700027: the signature or key is not registered; 700023: `aud` is not the endpoint called. */
-const KEY_NOT_REGISTERED = 700027;
-const AUDIENCE_NOT_ENDPOINT = 700023;
-
-/**
- * A `ClientAssertionCredential` whose refusals say which certificate the assertion named. Its
- * only difference from its base: an AADSTS700027 or 700023 error gets the certificate's
- * thumbprints, `x5c`, subject and validity, or the audience, added to its message.
- */
-class CertificateCredential extends ClientAssertionCredential {
-  readonly #details: ProviderDetails;
-
-  constructor(
-    tenantId: string,
-    clientId: string,
-    getAssertion: ReturnType<typeof fromCertificate>,
-    details: ProviderDetails,
-    options: ClientAssertionCredentialOptions,
-  ) {
-    super(tenantId, clientId, getAssertion, options);
-    this.#details = details;
-  }
-
-  /** The explaining promise of each promise the base returned: a cached token's is made once. */
-  readonly #explaining = new WeakMap<Promise<AccessToken>, Promise<AccessToken>>();
-
-  override getToken(
-    scopes: string | string[],
-    options?: GetTokenOptions | null,
-  ): Promise<AccessToken> {
-    const promise = super.getToken(scopes, options);
-    let explaining = this.#explaining.get(promise);
-    if (explaining === undefined) {
-      explaining = promise.catch((error: unknown) => {
-        throw explainRefusal(error, this.#details);
-      });
-      this.#explaining.set(promise, explaining);
-    }
-    return explaining;
-  }
-}
-
-/** `error` with the certificate's side of a 700027 or 700023 refusal added to its message. */
-function explainRefusal(error: unknown, details: ProviderDetails): unknown {
-  if (!AuthenticationError.isInstance(error)) return error;
-  const codes = error.errorResponse?.errorCodes ?? [];
-  let detail: string | undefined;
-  if (codes.includes(KEY_NOT_REGISTERED)) {
-    detail = describeSentCertificate(details.description);
-  } else if (codes.includes(AUDIENCE_NOT_ENDPOINT) && details.lastAudience !== undefined) {
-    detail = `The assertion's aud was ${details.lastAudience}, the token endpoint of the authority host: Entra ID wants the exact URL it received the request at. A proxy or gateway in between (options.tokenProxy, a fetch or httpClient that sends elsewhere) makes them differ; send certificate assertions to the authority host itself.`;
-  }
-  if (detail === undefined) return error;
-  return new AuthenticationError(`${error.message} ${detail}`, error.code, {
-    statusCode: error.statusCode,
-    errorResponse: error.errorResponse,
-    clientRequestId: error.clientRequestId,
-    retryAfterInMs: error.retryAfterInMs,
-    cause: error,
-  });
-}
 
 /**
  * The ready credential for an app that authenticates with a certificate: a
@@ -138,13 +64,10 @@ export function certificateCredential(
     certificateOptions[name] = credentialOptions[name];
     delete credentialOptions[name];
   }
-  const getAssertion = fromCertificate(certificateOptions);
-  const details = providerDetails(getAssertion) as ProviderDetails;
-  return new CertificateCredential(
+  return new ClientAssertionCredential(
     tenantId,
     clientId,
-    getAssertion,
-    details,
+    fromCertificate(certificateOptions),
     credentialOptions as ClientAssertionCredentialOptions,
   );
 }

@@ -7,7 +7,11 @@ import {
   CredentialUnavailableError,
   logger,
 } from "@fedcred/core";
-import { type CertificateDescription, describeCertificate } from "./certificate-description.js";
+import {
+  type CertificateDescription,
+  describeCertificate,
+  describeSentCertificate,
+} from "./certificate-description.js";
 import { readMaterial } from "./certificate-material.js";
 import { invalidConfiguration } from "./configuration-error.js";
 import {
@@ -100,19 +104,9 @@ const MAX_ENDPOINTS = 100;
 const EXPIRY_WARNING_MS = 30 * 24 * 3600_000;
 const ALGORITHMS = ["PS256", "RS256"] as const;
 
-/** What {@link certificateCredential} needs to explain a refusal: the certificate, and the last audience. */
-export interface ProviderDetails {
-  description: CertificateDescription;
-  /** The `aud` of the assertion most recently signed. */
-  lastAudience: string | undefined;
-}
-
-const details = new WeakMap<object, ProviderDetails>();
-
-/** The details of a provider {@link fromCertificate} made, for the credential's error messages. */
-export function providerDetails(getAssertion: unknown): ProviderDetails | undefined {
-  return typeof getAssertion === "function" ? details.get(getAssertion) : undefined;
-}
+/** AADSTS700027: the signature or key is not registered; 700023: `aud` is not the endpoint called. */
+const KEY_NOT_REGISTERED = 700027;
+const AUDIENCE_NOT_ENDPOINT = 700023;
 
 /**
  * A client assertion signed with the app's certificate, as Entra ID's certificate credentials
@@ -195,7 +189,7 @@ export function fromCertificate(options: FromCertificateOptions = {}): Certifica
   );
   const margin = Math.min(REUSE_MARGIN_SECONDS, lifetimeSeconds / 5);
   const signed = new Map<string, { assertion: string; reuseUntil: number }>();
-  const state: ProviderDetails = { description, lastAudience: undefined };
+  let lastAudience: string | undefined;
 
   const getAssertion = (context: AssertionContext): string => {
     const tokenEndpoint = context?.tokenEndpoint;
@@ -236,15 +230,21 @@ export function fromCertificate(options: FromCertificateOptions = {}): Certifica
       assertion,
       reuseUntil: (issuedAt + lifetimeSeconds - margin) * 1000,
     });
-    state.lastAudience = tokenEndpoint;
+    lastAudience = tokenEndpoint;
     return assertion;
   };
-  const provider = Object.defineProperty(getAssertion, "certificate", {
-    value: description,
-    enumerable: true,
+  // The credential appends this to Entra's refusals: the certificate's side, nothing secret.
+  const describeRefusal = (codes: readonly number[]): string | undefined => {
+    if (codes.includes(KEY_NOT_REGISTERED)) return describeSentCertificate(description);
+    if (codes.includes(AUDIENCE_NOT_ENDPOINT) && lastAudience !== undefined) {
+      return `The assertion's aud was ${lastAudience}, the token endpoint of the authority host: Entra ID wants the exact URL it received the request at. A proxy or gateway in between (options.tokenProxy, a fetch or httpClient that sends elsewhere) makes them differ; send certificate assertions to the authority host itself.`;
+    }
+    return undefined;
+  };
+  return Object.defineProperties(getAssertion, {
+    certificate: { value: description, enumerable: true },
+    describeRefusal: { value: describeRefusal },
   }) as CertificateAssertionFunc;
-  details.set(provider, state);
-  return provider;
 }
 
 /** What the factory reads: `certificatePath`, `certificate`, or `AZURE_CLIENT_CERTIFICATE_PATH`. */

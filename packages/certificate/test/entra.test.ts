@@ -294,6 +294,20 @@ describe("refusals", () => {
     expect(JSON.stringify(error)).toContain(sha1Hex);
   });
 
+  it("says the same through a bare fromCertificate in ClientAssertionCredential (describeRefusal)", async () => {
+    const credential = new ClientAssertionCredential(
+      TENANT,
+      APP,
+      fromCertificate({ certificate: unregistered.certificatePem + unregistered.privateKeyPem }),
+      { authorityHost: entra.url },
+    );
+    const error = (await refusalOf(credential)) as AuthenticationError;
+    expect(error.errorResponse?.errorCodes).toEqual([700027]);
+    const sha1Hex = Buffer.from(unregistered.x5t, "base64url").toString("hex").toUpperCase();
+    expect(error.message).toContain(`SHA-1 thumbprint ${sha1Hex}`);
+    expect(error.message).toContain("and no x5c");
+  });
+
   it("an assertion whose aud is another endpoint than the one called: 700023, with the audience and why", async () => {
     // A gateway between the credential and Entra: the URL called is not the authority host's.
     const viaGateway: FetchLike = (url, init) =>
