@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../../..");
-const packages = ["core", "file", "emulator", "kubernetes"];
+const packages = ["core", "file", "emulator", "kubernetes", "aws"];
 const tsc = join(root, "node_modules", ".bin", "tsc");
 const nodeNext = [
   "--strict",
@@ -23,11 +23,18 @@ const nodeNext = [
   "--typeRoots",
   join(root, "node_modules", "@types"),
 ];
-/** A fresh project of the tarballs, without @kubernetes/client-node (the optional peer). */
+/** The @aws-sdk/client-sts that @fedcred/aws is developed and tested with. */
+const clientStsVersion: string = JSON.parse(
+  readFileSync(join(root, "packages", "aws", "package.json"), "utf8"),
+).devDependencies["@aws-sdk/client-sts"];
+/** A fresh project of the tarballs, without the providers' optional peers. */
 let project: string;
-/** Another, with @kubernetes/client-node 1.4.0: installed while the tests of `project` run. */
-let clientNodeProject: string;
-let clientNodeInstalled: Promise<void> | undefined;
+/**
+ * Another, with the optional peers @kubernetes/client-node 1.4.0 and @aws-sdk/client-sts:
+ * installed while the tests of `project` run.
+ */
+let peersProject: string;
+let peersInstalled: Promise<void> | undefined;
 
 async function npmInstall(cwd: string): Promise<void> {
   await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], {
@@ -38,7 +45,7 @@ async function npmInstall(cwd: string): Promise<void> {
 
 beforeAll(async () => {
   project = await mkdtemp(join(tmpdir(), "fedcred-packed-"));
-  clientNodeProject = await mkdtemp(join(tmpdir(), "fedcred-packed-client-node-"));
+  peersProject = await mkdtemp(join(tmpdir(), "fedcred-packed-peers-"));
   const tarballs = join(project, "tarballs");
   await mkdir(tarballs);
   await Promise.all(
@@ -59,6 +66,7 @@ beforeAll(async () => {
     "@fedcred/file": tarball("file"),
     "@fedcred/kubernetes": tarball("kubernetes"),
     "@fedcred/emulator": tarball("emulator"),
+    "@fedcred/aws": tarball("aws"),
   };
   // The tarballs depend on each other by version ranges of packages not published: they come
   // from the tarballs too.
@@ -67,17 +75,21 @@ beforeAll(async () => {
     "@fedcred/file": fedcred["@fedcred/file"],
   };
   await writeFile(
-    join(clientNodeProject, "package.json"),
+    join(peersProject, "package.json"),
     JSON.stringify({
-      name: "fresh-kubernetes-project",
+      name: "fresh-peers-project",
       private: true,
-      dependencies: { ...fedcred, "@kubernetes/client-node": "1.4.0" },
+      dependencies: {
+        ...fedcred,
+        "@kubernetes/client-node": "1.4.0",
+        "@aws-sdk/client-sts": clientStsVersion,
+      },
       overrides,
     }),
   );
-  clientNodeInstalled = npmInstall(clientNodeProject);
+  peersInstalled = npmInstall(peersProject);
   // Awaited by the tests that use it; until then a failure must not be an unhandled rejection.
-  clientNodeInstalled.catch(() => {});
+  peersInstalled.catch(() => {});
   await writeFile(
     join(project, "package.json"),
     JSON.stringify({
@@ -98,10 +110,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await clientNodeInstalled?.catch(() => {});
-  for (const dir of [project, clientNodeProject]) {
-    if (dir) await rm(dir, { recursive: true, force: true });
-  }
+  await peersInstalled?.catch(() => {});
+  await Promise.all(
+    [project, peersProject].map((dir) => dir && rm(dir, { recursive: true, force: true })),
+  );
 });
 
 describe("the packed tarballs in a fresh project", () => {
@@ -156,7 +168,8 @@ describe("the packed tarballs in a fresh project", () => {
 
   it("type-check from TypeScript under NodeNext, as ESM and as CommonJS", async () => {
     // skipLibCheck off, as tsc defaults to: the .d.ts of the tarballs are checked too, and
-    // @fedcred/kubernetes's must not need @kubernetes/client-node, which this project lacks.
+    // @fedcred/kubernetes's must not need @kubernetes/client-node, nor @fedcred/aws's
+    // @aws-sdk/client-sts, which this project lacks.
     const args = [
       "--noEmit",
       "--skipLibCheck",
@@ -166,6 +179,8 @@ describe("the packed tarballs in a fresh project", () => {
       "use-types.cts",
       "use-kubernetes-types.mts",
       "use-kubernetes-types.cts",
+      "use-aws-types.mts",
+      "use-aws-types.cts",
     ];
     const result = await run(tsc, args, { cwd: project }).catch(
       (error: { stdout: string }) => error,
@@ -280,44 +295,129 @@ describe("the packed emulator", () => {
   });
 });
 
+/** The files a test run of a fixture in `project` writes, named after the fixture. */
+const fixtureFile = (fixture: string, what: string): string => join(project, `${fixture}.${what}`);
+
+/** Runs a use-without-peer fixture for a provider, logging peer lookups (watch-peers.mjs). */
+async function runWithoutPeer(
+  fixture: string,
+  provider: string,
+  env: Record<string, string> = {},
+): Promise<Record<string, unknown>> {
+  const { stdout } = await run("node", ["--import", "./watch-peers.mjs", fixture, provider], {
+    cwd: project,
+    env: {
+      ...process.env,
+      ...env,
+      PEER_LOOKUPS: fixtureFile(`${provider}.${fixture}`, "peer-lookups"),
+    },
+  });
+  return JSON.parse(stdout);
+}
+
+/** What federated-token.cjs prints for an end-to-end fixture, beside the platform's report. */
+interface FederatedToken {
+  tokenLength: number;
+  expiresInFuture: boolean;
+  claims: Record<string, unknown>;
+  trustedIssuer: string;
+  assertion: Record<string, unknown>;
+  entraTokenRequests: number;
+  [report: string]: unknown;
+}
+
+/**
+ * Runs an end-to-end fixture in `peersProject` with nothing but loopback reachable
+ * (loopback-only.mjs), and returns what it printed once it ended by itself: a handle left open
+ * shows as signal SIGKILL (killed at the timeout), not as a pass.
+ */
+async function runToExit(
+  fixture: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<FederatedToken> {
+  const exit = await run("node", ["--import", "./loopback-only.mjs", fixture], {
+    cwd: peersProject,
+    env,
+    timeout: 20_000,
+    killSignal: "SIGKILL",
+  }).then(
+    ({ stdout, stderr }) => ({ code: 0, signal: null, stdout, stderr }),
+    (error: { code: number; signal: string | null; stdout: string; stderr: string }) => error,
+  );
+  expect({ code: exit.code, signal: exit.signal, stderr: exit.stderr }).toEqual({
+    code: 0,
+    signal: null,
+    stderr: "",
+  });
+  return JSON.parse(exit.stdout);
+}
+
+/**
+ * What every end-to-end fixture must have got: an access token for federated-token.cjs's app, from
+ * one token request to the emulated Entra ID whose assertion came from the trusted issuer, with
+ * the `sub` and `aud` given.
+ */
+function expectFederatedToken(
+  result: FederatedToken,
+  assertion: { sub: string; aud: string | string[] },
+): void {
+  expect(result.tokenLength).toBeGreaterThan(0);
+  expect(result.expiresInFuture).toBe(true);
+  expect(result.claims).toEqual({
+    tid: "5b0c3f1e-0000-4000-8000-0000000008e5",
+    appid: "2d4c6e8a-0000-4000-8000-0000000008a9",
+    aud: "https://storage.azure.com",
+  });
+  expect(result.assertion).toEqual({ iss: result.trustedIssuer, ...assertion });
+  expect(result.entraTokenRequests).toBe(1);
+}
+
+describe("the optional peers of the packed providers", () => {
+  it.each([
+    {
+      provider: "kubernetes",
+      peer: "@kubernetes/client-node",
+      range: ">=1.4 <3",
+      dependencies: ["@fedcred/core", "@fedcred/file"],
+    },
+    {
+      provider: "aws",
+      peer: "@aws-sdk/client-sts",
+      range: ">=3.936.0",
+      dependencies: ["@fedcred/core"],
+    },
+  ])(
+    "@fedcred/$provider declares $peer $range as an optional peer, and the fresh project has none",
+    async ({ provider, peer, range, dependencies }) => {
+      const tarball = (await readdir(join(project, "tarballs"))).find((file) =>
+        file.startsWith(`fedcred-${provider}-`),
+      );
+      const { stdout } = await run("tar", [
+        "-xOzf",
+        join(project, "tarballs", tarball!),
+        "package/package.json",
+      ]);
+      const manifest = JSON.parse(stdout);
+      expect(manifest.peerDependencies).toEqual({ [peer]: range });
+      expect(manifest.peerDependenciesMeta).toEqual({ [peer]: { optional: true } });
+      expect(Object.keys(manifest.dependencies).sort()).toEqual(dependencies);
+      expect(JSON.stringify(manifest.dependencies)).not.toContain("workspace:");
+      // What the tests below stand on: npm did not install the optional peer.
+      expect(existsSync(join(project, "node_modules", ...peer.split("/")))).toBe(false);
+    },
+  );
+});
+
 describe("the packed @fedcred/kubernetes without @kubernetes/client-node", () => {
-  // The workload-identity webhook's variables, and where watch-client-node.mjs logs lookups.
-  const env = (fixture: string) => ({
-    ...process.env,
-    AZURE_TENANT_ID: "tenant-k8s",
-    AZURE_CLIENT_ID: "client-k8s",
-    AZURE_FEDERATED_TOKEN_FILE: join(project, `${fixture}.projected-token`),
-    CLIENT_NODE_LOOKUPS: join(project, `${fixture}.client-node-lookups`),
-  });
-
-  it("declares @kubernetes/client-node as an optional peer, and the project has none", async () => {
-    const tarball = (await readdir(join(project, "tarballs"))).find((file) =>
-      file.startsWith("fedcred-kubernetes-"),
-    );
-    const { stdout } = await run("tar", [
-      "-xOzf",
-      join(project, "tarballs", tarball!),
-      "package/package.json",
-    ]);
-    const manifest = JSON.parse(stdout);
-    expect(manifest.peerDependencies).toEqual({ "@kubernetes/client-node": ">=1.4 <3" });
-    expect(manifest.peerDependenciesMeta).toEqual({
-      "@kubernetes/client-node": { optional: true },
-    });
-    expect(Object.keys(manifest.dependencies).sort()).toEqual(["@fedcred/core", "@fedcred/file"]);
-    expect(JSON.stringify(manifest.dependencies)).not.toContain("workspace:");
-    // What the tests below stand on: npm did not install the optional peer.
-    expect(existsSync(join(project, "node_modules", "@kubernetes", "client-node"))).toBe(false);
-  });
-
-  it.each(["use-kubernetes.cjs", "use-kubernetes.mjs"])(
+  it.each(["use-without-peer.cjs", "use-without-peer.mjs"])(
     "%s: workloadIdentityCredential and the projected token work and never look for client-node; fromServiceAccountToken says to install it",
     async (fixture) => {
-      const { stdout } = await run("node", ["--import", "./watch-client-node.mjs", fixture], {
-        cwd: project,
-        env: env(fixture),
+      // The workload-identity webhook's variables.
+      const result = await runWithoutPeer(fixture, "kubernetes", {
+        AZURE_TENANT_ID: "tenant-k8s",
+        AZURE_CLIENT_ID: "client-k8s",
+        AZURE_FEDERATED_TOKEN_FILE: fixtureFile(fixture, "projected-token"),
       });
-      const result = JSON.parse(stdout);
       expect(result.constants).toEqual({
         AZURE_KUBERNETES_CA_DATA: "AZURE_KUBERNETES_CA_DATA",
         AZURE_KUBERNETES_CA_FILE: "AZURE_KUBERNETES_CA_FILE",
@@ -354,36 +454,53 @@ describe("the packed @fedcred/kubernetes without @kubernetes/client-node", () =>
         code: "missing_configuration",
         causeCode: "ERR_MODULE_NOT_FOUND",
       });
-      expect(result.serviceAccountToken.message).toContain("npm install @kubernetes/client-node");
+      expect((result.serviceAccountToken as { message: string }).message).toContain(
+        "npm install @kubernetes/client-node",
+      );
     },
   );
 });
 
-describe("the packed @fedcred/kubernetes with @kubernetes/client-node 1.4.0", () => {
-  beforeAll(() => clientNodeInstalled);
+describe("the packed @fedcred/aws without @aws-sdk/client-sts", () => {
+  it.each(["use-without-peer.cjs", "use-without-peer.mjs"])(
+    "%s: loads, creating fromAwsWebIdentityToken never looks for client-sts; its first call says to install it",
+    async (fixture) => {
+      const result = await runWithoutPeer(fixture, "aws");
+      expect(result.exports).toEqual(["fromAwsWebIdentityToken"]);
+      // Option mistakes throw from the factory, without client-sts...
+      expect(result.invalidOption).toEqual({
+        name: "CredentialUnavailableError",
+        code: "invalid_configuration",
+      });
+      // ...which loading the package and creating the assertion never resolve...
+      expect(result.lookupsBefore).toEqual([]);
+      // ...and the first call does, failing with what to install.
+      expect(result.lookupsAfter).toEqual(["@aws-sdk/client-sts"]);
+      const missing = {
+        instance: true,
+        isInstance: true,
+        name: "CredentialUnavailableError",
+        code: "missing_configuration",
+        causeCode: "ERR_MODULE_NOT_FOUND",
+      };
+      expect(result.firstCall).toMatchObject(missing);
+      expect((result.firstCall as { message: string }).message).toContain(
+        "npm install @aws-sdk/client-sts",
+      );
+      // Through the credential: "try the next credential", and no token request sent.
+      expect(result.credential).toMatchObject({ ...missing, tokenRequests: 0 });
+    },
+  );
+});
 
-  it("gets a token from CommonJS by TokenRequest and Entra, and the process ends by itself", async () => {
-    const exit = await run("node", ["use-kubernetes-client-node.cjs"], {
-      cwd: clientNodeProject,
-      timeout: 20_000,
-      killSignal: "SIGKILL",
-    }).then(
-      ({ stdout, stderr }) => ({ code: 0, signal: null, stdout, stderr }),
-      (error: { code: number; signal: string | null; stdout: string; stderr: string }) => error,
-    );
-    // A handle left open shows as signal SIGKILL (killed at the timeout), not as a pass.
-    expect({ code: exit.code, signal: exit.signal, stderr: exit.stderr }).toEqual({
-      code: 0,
-      signal: null,
-      stderr: "",
-    });
-    const result = JSON.parse(exit.stdout);
-    expect(result.tokenLength).toBeGreaterThan(0);
-    expect(result.expiresInFuture).toBe(true);
-    expect(result.claims).toEqual({
-      tid: "5b0c3f1e-0000-4000-8000-0000000008e5",
-      appid: "2d4c6e8a-0000-4000-8000-0000000008a9",
-      aud: "https://storage.azure.com",
+describe("the packed providers with their peers installed, end to end from CommonJS", () => {
+  beforeAll(() => peersInstalled);
+
+  it("@fedcred/kubernetes with @kubernetes/client-node 1.4.0: a token by TokenRequest and Entra, and the process ends by itself", async () => {
+    const result = await runToExit("use-kubernetes-client-node.cjs");
+    expectFederatedToken(result, {
+      sub: "system:serviceaccount:prod:billing",
+      aud: ["api://AzureADTokenExchange"],
     });
     expect(result.tokenRequests).toEqual([
       {
@@ -397,6 +514,44 @@ describe("the packed @fedcred/kubernetes with @kubernetes/client-node 1.4.0", ()
         },
       },
     ]);
-    expect(result.entraTokenRequests).toBe(1);
+  });
+
+  it(`@fedcred/aws with @aws-sdk/client-sts ${clientStsVersion}: a token by GetWebIdentityToken and Entra, and the process ends by itself`, async () => {
+    // Nothing of this machine's AWS setup: no AWS_* variables, empty shared files, no instance
+    // metadata. The fixture sets the region, the STS endpoint and the session's keys itself.
+    const empty = fixtureFile("use-aws-client-sts", "empty");
+    await writeFile(empty, "");
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !name.startsWith("AWS_")),
+    );
+    const result = await runToExit("use-aws-client-sts.cjs", {
+      ...env,
+      AWS_EC2_METADATA_DISABLED: "true",
+      AWS_SHARED_CREDENTIALS_FILE: empty,
+      AWS_CONFIG_FILE: empty,
+      // The SDK's own switch for its notice that its releases from 2027 on need Node 22.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    });
+    // STS signed for the role, not the assumed-role session.
+    expectFederatedToken(result, {
+      sub: "arn:aws:iam::111122223333:role/billing",
+      aud: "api://AzureADTokenExchange",
+    });
+    // One STS call, SigV4-signed with the session's keys from the environment, the defaults
+    // explicit on the wire.
+    expect(result.stsRequests).toEqual([
+      {
+        action: "GetWebIdentityToken",
+        accessKeyId: "ASIAFEDCREDPACKED001",
+        status: 200,
+        params: {
+          Action: "GetWebIdentityToken",
+          Version: "2011-06-15",
+          "Audience.member.1": "api://AzureADTokenExchange",
+          SigningAlgorithm: "RS256",
+          DurationSeconds: "300",
+        },
+      },
+    ]);
   });
 });
