@@ -24,18 +24,42 @@ export interface MaterialInput {
 /** Entra ID refuses smaller RSA keys (AADSTS700027). */
 export const MIN_RSA_BITS = 2048;
 
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
+const PEM_BEGIN = /-----BEGIN ([A-Z0-9 ]{1,64})-----/g;
 
 interface PemBlock {
   label: string;
   text: string;
 }
 
+/**
+ * The PEM blocks of `text`, in one pass: each BEGIN is matched with the next END of its label,
+ * and an unterminated block ends the scan (no rescanning, whatever the input).
+ */
 function pemBlocks(text: string): PemBlock[] {
-  return [...text.matchAll(PEM_BLOCK)].map((match) => ({
-    label: match[1] as string,
-    text: match[0],
-  }));
+  const blocks: PemBlock[] = [];
+  PEM_BEGIN.lastIndex = 0;
+  for (;;) {
+    const begin = PEM_BEGIN.exec(text);
+    if (begin === null) break;
+    const label = begin[1] as string;
+    const endMarker = `-----END ${label}-----`;
+    const end = text.indexOf(endMarker, begin.index + begin[0].length);
+    if (end === -1) break;
+    blocks.push({ label, text: text.slice(begin.index, end + endMarker.length) });
+    PEM_BEGIN.lastIndex = end + endMarker.length;
+  }
+  return blocks;
+}
+
+/** What is wrong with a PEM text that holds no usable certificate block, when it can be told. */
+function pemShapeHint(text: string): string {
+  if (/-----BEGIN [A-Z ]+-----\\n/.test(text)) {
+    return ": its line breaks are literal \\n sequences (as stored in some environment variables or JSON); turn them back into line breaks";
+  }
+  if (text.includes("-----BEGIN TRUSTED CERTIFICATE-----")) {
+    return ": it holds a TRUSTED CERTIFICATE (OpenSSL's -trustout form); export a plain CERTIFICATE (openssl x509 -in cert.pem -out plain.pem)";
+  }
+  return "";
 }
 
 function isPem(bytes: Uint8Array): boolean {
@@ -52,14 +76,15 @@ export function readMaterial(input: MaterialInput): CertificateMaterial {
   let certificates: X509Certificate[];
   let privateKeys: KeyObject[];
   if (isPem(bytes)) {
-    const blocks = pemBlocks(bytes.toString("utf8"));
+    const text = bytes.toString("utf8");
+    const blocks = pemBlocks(text);
     certificates = blocks
       .filter((block) => block.label === "CERTIFICATE")
       .map((block) => parseCertificate(block.text, source));
     const keyBlocks = blocks.filter((block) => block.label.endsWith("PRIVATE KEY"));
     if (certificates.length === 0) {
       throw invalidConfiguration(
-        `${source} holds no certificate (no -----BEGIN CERTIFICATE----- block)${keyBlocks.length > 0 ? ", only a private key: add the certificate" : ""}.`,
+        `${source} holds no certificate (no complete -----BEGIN CERTIFICATE----- block)${pemShapeHint(text) || (keyBlocks.length > 0 ? ", only a private key: add the certificate" : "")}.`,
       );
     }
     if (keyBlocks.length > 1) {
@@ -112,7 +137,7 @@ function parseCertificate(value: string | Buffer, source: string): X509Certifica
     return new X509Certificate(value);
   } catch {
     throw invalidConfiguration(
-      `${source} holds a certificate block that is not a valid X.509 certificate.`,
+      `${source} holds a certificate block that is not a valid X.509 certificate${typeof value === "string" ? pemShapeHint(value) : ""}.`,
     );
   }
 }
@@ -151,6 +176,12 @@ function parsePrivateKey(
   password: string | undefined,
   source: string,
 ): KeyObject {
+  if (typeof value !== "string" && !(value instanceof Uint8Array) && !isKeyObject(value)) {
+    const webCrypto = typeof value === "object" && value !== null && "algorithm" in value;
+    throw invalidConfiguration(
+      `${source} must be PEM text, DER bytes or a KeyObject${webCrypto ? " (a WebCrypto CryptoKey converts with KeyObject.from(key), if it is extractable)" : ""}, got ${value === null ? "null" : typeof value}.`,
+    );
+  }
   if (isKeyObject(value)) {
     if (value.type !== "private") {
       throw invalidConfiguration(`${source} is a ${value.type} key: pass the private key.`);

@@ -5,6 +5,7 @@ import {
   type AssertionFunc,
   AuthenticationError,
   CredentialUnavailableError,
+  type JwtClaims,
   logger,
 } from "@fedcred/core";
 import {
@@ -162,7 +163,14 @@ export function fromCertificate(options: FromCertificateOptions = {}): Certifica
   if (typeof sendCertificateChain !== "boolean") {
     throw invalidConfiguration("options.sendCertificateChain must be true or false.");
   }
-  const password = passwordOf(options, env[AZURE_CLIENT_CERTIFICATE_PASSWORD]);
+  // The environment's password goes with the environment's certificate only, as
+  // EnvironmentCredential pairs them: never with a certificate given in the options.
+  const certificateFromEnvironment =
+    options.certificatePath === undefined && options.certificate === undefined;
+  const password = passwordOf(
+    options,
+    certificateFromEnvironment ? env[AZURE_CLIENT_CERTIFICATE_PASSWORD] : undefined,
+  );
   const { bytes, source } = certificateInput(options, env[AZURE_CLIENT_CERTIFICATE_PATH]);
   const { certificate, chain, privateKey } = (() => {
     try {
@@ -189,7 +197,6 @@ export function fromCertificate(options: FromCertificateOptions = {}): Certifica
   );
   const margin = Math.min(REUSE_MARGIN_SECONDS, lifetimeSeconds / 5);
   const signed = new Map<string, { assertion: string; reuseUntil: number }>();
-  let lastAudience: string | undefined;
 
   const getAssertion = (context: AssertionContext): string => {
     const tokenEndpoint = context?.tokenEndpoint;
@@ -210,7 +217,9 @@ export function fromCertificate(options: FromCertificateOptions = {}): Certifica
         "assertion_failed",
       );
     }
-    const kept = signed.get(tokenEndpoint);
+    // iss and sub are the client id: one credential's assertion never serves another app.
+    const key = `${context.clientId}\u0000${tokenEndpoint}`;
+    const kept = signed.get(key);
     if (kept !== undefined && !context.forceRefresh && now < kept.reuseUntil) {
       return kept.assertion;
     }
@@ -220,24 +229,26 @@ export function fromCertificate(options: FromCertificateOptions = {}): Certifica
       now,
       lifetimeSeconds,
     });
-    signed.delete(tokenEndpoint);
+    signed.delete(key);
     if (signed.size >= MAX_ENDPOINTS) {
       const oldest = signed.keys().next().value;
       if (oldest !== undefined) signed.delete(oldest);
     }
     const issuedAt = Math.floor(now / 1000);
-    signed.set(tokenEndpoint, {
+    signed.set(key, {
       assertion,
       reuseUntil: (issuedAt + lifetimeSeconds - margin) * 1000,
     });
-    lastAudience = tokenEndpoint;
     return assertion;
   };
   // The credential appends this to Entra's refusals: the certificate's side, nothing secret.
-  const describeRefusal = (codes: readonly number[]): string | undefined => {
+  const describeRefusal = (
+    codes: readonly number[],
+    claims: JwtClaims | undefined,
+  ): string | undefined => {
     if (codes.includes(KEY_NOT_REGISTERED)) return describeSentCertificate(description);
-    if (codes.includes(AUDIENCE_NOT_ENDPOINT) && lastAudience !== undefined) {
-      return `The assertion's aud was ${lastAudience}, the token endpoint of the authority host: Entra ID wants the exact URL it received the request at. A proxy or gateway in between (options.tokenProxy, a fetch or httpClient that sends elsewhere) makes them differ; send certificate assertions to the authority host itself.`;
+    if (codes.includes(AUDIENCE_NOT_ENDPOINT) && typeof claims?.aud === "string") {
+      return `The assertion's aud was ${claims.aud}, the token endpoint of the authority host: Entra ID wants the exact URL it received the request at. A proxy or gateway in between (options.tokenProxy, a fetch or httpClient that sends elsewhere) makes them differ; send certificate assertions to the authority host itself.`;
     }
     return undefined;
   };

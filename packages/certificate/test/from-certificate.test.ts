@@ -288,6 +288,14 @@ describe("environment", () => {
     expect(getAssertion.certificate.x5cLength).toBe(0);
   });
 
+  it("the environment's password goes with the environment's certificate only", () => {
+    vi.stubEnv("AZURE_CLIENT_CERTIFICATE_PASSWORD", "a password for another file");
+    const getAssertion = fromCertificate({
+      certificatePath: file("nopassword.pfx", pkcs12(app, "", "default")),
+    });
+    expect(getAssertion.certificate.subject).toBe("CN=billing, O=Contoso");
+  });
+
   it("without any certificate: missing_configuration naming the options and the variable", () => {
     expect(() => fromCertificate()).toThrow(
       expect.objectContaining({
@@ -316,6 +324,30 @@ describe("factory refusals", () => {
       "a PEM file with only a key",
       () => ({ certificate: app.privateKeyPem }),
       /holds no certificate .*only a private key/,
+    ],
+    [
+      "a PEM whose line breaks are literal \\n sequences",
+      () => ({ certificate: (app.certificatePem + app.privateKeyPem).replaceAll("\n", "\\n") }),
+      /line breaks are literal \\n sequences/,
+    ],
+    [
+      "OpenSSL's TRUSTED CERTIFICATE form",
+      () => ({
+        certificate:
+          app.certificatePem.replaceAll("CERTIFICATE-----", "TRUSTED CERTIFICATE-----") +
+          app.privateKeyPem,
+      }),
+      /TRUSTED CERTIFICATE .* export a plain CERTIFICATE/,
+    ],
+    [
+      "unterminated certificate blocks, many of them",
+      () => ({ certificate: "-----BEGIN CERTIFICATE-----\n".repeat(20_000) }),
+      /holds no certificate \(no complete -----BEGIN CERTIFICATE----- block\)/,
+    ],
+    [
+      "a private key of the wrong type",
+      () => ({ certificate: app.certificatePem, privateKey: 42 as never }),
+      /options\.privateKey must be PEM text, DER bytes or a KeyObject, got number/,
     ],
     [
       "a broken certificate block",
@@ -550,6 +582,26 @@ describe("reuse", () => {
     const forced = getAssertion(context({ forceRefresh: true })) as string;
     expect(forced).not.toBe(second);
     expect(getAssertion(context())).toBe(forced);
+  });
+
+  it("keeps one assertion per client id: an app never gets another app's assertion", () => {
+    const getAssertion = fromCertificate({ certificate: app.certificatePem + app.privateKeyPem });
+    const otherApp = "9f8e7d6c-0000-4000-8000-00000000c3a2";
+    const first = getAssertion(context()) as string;
+    const second = getAssertion(context({ clientId: otherApp })) as string;
+    expect(second).not.toBe(first);
+    expect(decodeJwt(second).claims).toMatchObject({ iss: otherApp, sub: otherApp });
+    expect(getAssertion(context())).toBe(first);
+  });
+
+  it("explains a 700023 with the aud of the assertion that was refused, not the last one signed", () => {
+    const getAssertion = fromCertificate({ certificate: app.certificatePem + app.privateKeyPem });
+    const otherTenant = context({ tokenEndpoint: ENDPOINT.replace("5b0c3f1e", "7c1d4a2f") });
+    const refused = getAssertion(context()) as string;
+    getAssertion(otherTenant);
+    const detail = getAssertion.describeRefusal?.([700023], decodeJwt(refused).claims);
+    expect(detail).toContain(`The assertion's aud was ${ENDPOINT}`);
+    expect(getAssertion.describeRefusal?.([700213], decodeJwt(refused).claims)).toBeUndefined();
   });
 
   it("with a short lifetime the margin is a fifth of it", () => {

@@ -1,3 +1,5 @@
+import type { JwtClaims } from "./jwt.js";
+
 /**
  * What the credential tells an assertion function about the token request it is about to send.
  *
@@ -48,8 +50,11 @@ export interface AssertionFunc {
   (context: AssertionContext): string | Promise<string>;
   /**
    * Optional: what the source can add when Entra ID refuses its assertion with these AADSTS
-   * codes (a certificate provider names the thumbprint it sent for 700027). The credential
-   * appends it to the error's message. Must never return a secret.
+   * codes (a certificate provider names the thumbprint it sent for 700027). `claims` are the
+   * decoded claims of the assertion that was refused. The credential appends the answer to the
+   * error's message. Must never return a secret.
    */
-  describeRefusal?: ((codes: readonly number[]) => string | undefined) | undefined;
+  describeRefusal?:
+    | ((codes: readonly number[], claims: JwtClaims | undefined) => string | undefined)
+    | undefined;
 }

@@ -147,7 +147,7 @@ export interface FailedAnswer {
   /** How many attempts were made, for the message. */
   attempts?: number;
   /** The assertion source's own words on the refusal ({@link AssertionFunc.describeRefusal}). */
-  describeRefusal?: ((codes: readonly number[]) => string | undefined) | undefined;
+  describeRefusal?: AssertionFunc["describeRefusal"];
 }
 
 function attemptsText(attempts: number | undefined): string {
@@ -174,10 +174,11 @@ function answerWithoutEntraError(answer: FailedAnswer, json: unknown): string {
 function sourceDetail(
   describeRefusal: FailedAnswer["describeRefusal"],
   codes: readonly number[],
+  claims: JwtClaims | undefined,
 ): string | undefined {
   if (typeof describeRefusal !== "function" || codes.length === 0) return undefined;
   try {
-    const detail = describeRefusal(codes);
+    const detail = describeRefusal(codes, claims);
     return typeof detail === "string" && detail.trim() !== ""
       ? detail.trim().slice(0, 2000)
       : undefined;
@@ -211,7 +212,7 @@ export function tokenErrorFromResponse(answer: FailedAnswer): AuthenticationErro
   ];
   if (status === 404 && !hint) parts.push(`Check authorityHost: the URL called was ${answer.url}.`);
   if (hint) parts.push(hint);
-  const detail = sourceDetail(answer.describeRefusal, errorResponse.errorCodes);
+  const detail = sourceDetail(answer.describeRefusal, errorResponse.errorCodes, answer.claims);
   if (detail) parts.push(detail);
   const description = describe(errorResponse.errorDescription);
   if (description) parts.push(`Entra said: ${description}`);
