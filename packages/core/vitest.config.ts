@@ -11,5 +11,8 @@ export default defineProject({
   test: {
     name: "core",
     include: ["test/**/*.test.ts"],
+    // Some tests generate RSA keys and certificates: generous on a loaded 2-core CI machine.
+    hookTimeout: 60_000,
+    testTimeout: 60_000,
   },
 });
