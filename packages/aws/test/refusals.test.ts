@@ -1,14 +1,12 @@
-import { createServer, type Server, type Socket } from "node:net";
 import { STSClient } from "@aws-sdk/client-sts";
 import {
-  type AssertionContext,
   AuthenticationError,
   ClientAssertionCredential,
   CredentialUnavailableError,
-  type FedcredError,
 } from "@fedcred/core";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type AwsWebIdentityTokenOptions, fromAwsWebIdentityToken } from "../src/index.js";
+import { context, expectNoSecrets, failureOf } from "./failure-of.js";
 import {
   APP,
   BILLING_SESSION,
@@ -23,6 +21,7 @@ import {
   UNPERMITTED_SESSION,
   UNTAGGED_SESSION,
 } from "./federation.js";
+import { startLoopbackServer, unusedPort } from "./loopback-server.js";
 
 let federation: Federation;
 
@@ -34,31 +33,6 @@ afterEach(() => {
   vi.unstubAllEnvs();
   federation.sts.faults.clear();
 });
-
-const context: AssertionContext = {
-  clientId: APP,
-  tenantId: TENANT,
-  authorityHost: "https://login.microsoftonline.com",
-  tokenEndpoint: `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`,
-};
-
-/** The error a first call of the assertion function rejects with. */
-async function failureOf(options: AwsWebIdentityTokenOptions): Promise<FedcredError> {
-  const assertion = fromAwsWebIdentityToken(options);
-  return Promise.resolve(assertion(context)).then(
-    () => {
-      throw new Error("expected the call to fail");
-    },
-    (error: unknown) => error as FedcredError,
-  );
-}
-
-/** No message, JSON or inspection of an error holds a key, a session token or a token. */
-function expectNoSecrets(error: FedcredError, ...secrets: (string | undefined)[]): void {
-  const shown = `${error.message} ${JSON.stringify(error)}`;
-  for (const secret of secrets) if (secret) expect(shown).not.toContain(secret);
-  expect(shown).not.toMatch(/eyJ[\w-]+\.[\w-]+\./);
-}
 
 describe("STS refusals say what to fix", () => {
   it("federation disabled: names the one-time enablement and where to read the issuer URL", async () => {
@@ -253,7 +227,7 @@ describe("no region, no credentials, no STS: CredentialUnavailableError, before 
   });
 
   it("a silent STS: requestTimeoutInMs ends the call; a caller's abort ends it sooner", async () => {
-    const silent = await startSilentServer();
+    const silent = await startLoopbackServer(() => "silent");
     try {
       const clientConfig = federation.clientConfig(BILLING_SESSION, { endpoint: silent.url });
       const timedOut = await failureOf({ clientConfig, requestTimeoutInMs: 300 });
@@ -331,29 +305,3 @@ describe("options are checked at the factory", () => {
     expect(federation.sts.requests.length).toBe(before);
   });
 });
-
-async function unusedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** A loopback server that accepts connections and never answers. */
-async function startSilentServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
