@@ -6,7 +6,8 @@ export type ClientSts = typeof import("@aws-sdk/client-sts");
 /**
  * What fedcred uses of an `STSClient` of `@aws-sdk/client-sts` (3.936.0 or newer): pass the
  * `STSClient` itself. Declared here so that the types of this package do not need
- * `@aws-sdk/client-sts` installed.
+ * `@aws-sdk/client-sts` installed. When its resolved `config` has a `credentials` provider,
+ * fedcred obtains the credentials before sending, so that their failures are not taken for STS's.
  *
  * @example
  * ```ts
@@ -18,6 +19,7 @@ export type ClientSts = typeof import("@aws-sdk/client-sts");
  */
 export interface StsClientLike {
   send(command: never, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
+  readonly config?: { readonly credentials?: unknown };
 }
 
 let loading: Promise<ClientSts> | undefined;

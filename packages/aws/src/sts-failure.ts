@@ -1,4 +1,5 @@
 import { AuthenticationError, CredentialUnavailableError, type FedcredError } from "@fedcred/core";
+import { quotedMessage } from "./quoted-message.js";
 
 /** What was asked of STS, for messages. */
 export interface WebIdentityTokenCall {
@@ -31,23 +32,13 @@ export const REACH_STS =
 /** The SDK's way of saying it found no region: it throws before any request. */
 const REGION_MISSING = "Region is missing";
 
-/**
- * What STS said, for a message: its first line only, and short. AWS may append the canonical
- * request to a signature refusal, which holds the session token; that line never gets here.
- */
-function said(error: SdkError): string {
-  const message = typeof error.message === "string" ? error.message : "";
-  const firstLine = message.split(/\r?\n/, 1)[0]?.trim() ?? "";
-  return firstLine.length > 400 ? `${firstLine.slice(0, 400)}...` : firstLine;
-}
-
 function quoteList(values: readonly string[]): string {
   return values.map((value) => JSON.stringify(value)).join(", ");
 }
 
 /**
  * The error for a failed `GetWebIdentityToken`: `CredentialUnavailableError` when there is nothing
- * to try with here (no region, no AWS credentials, STS out of reach), `AuthenticationError`
+ * to try with here (no region, STS out of reach), `AuthenticationError`
  * (`assertion_failed`) when STS answered and refused, with the fix in the message. No key,
  * session token or token is ever part of it.
  */
@@ -62,7 +53,7 @@ export function describeFailure(error: unknown, call: WebIdentityTokenCall): Fed
     new AuthenticationError(message, "assertion_failed", {
       ...(typeof status === "number" ? { statusCode: status } : {}),
     });
-  const sts = said(failure);
+  const sts = quotedMessage(failure);
   switch (name) {
     case "OutboundWebIdentityFederationDisabledException":
       return refused(
@@ -116,7 +107,7 @@ export function describeFailure(error: unknown, call: WebIdentityTokenCall): Fed
   }
 }
 
-/** Nothing answered: no region, no credentials, or STS out of reach. A credential chain moves on. */
+/** Nothing answered: no region, or STS out of reach. A credential chain moves on. */
 function unavailable(error: unknown, failure: SdkError, name: string): CredentialUnavailableError {
   const message = typeof failure.message === "string" ? failure.message : String(error);
   if (message === REGION_MISSING) {
@@ -126,15 +117,8 @@ function unavailable(error: unknown, failure: SdkError, name: string): Credentia
       { cause: error },
     );
   }
-  if (name.endsWith("ProviderError")) {
-    return new CredentialUnavailableError(
-      `No AWS credentials were found (${said(failure)}): the SDK's default provider chain looked at AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws, AWS_WEB_IDENTITY_TOKEN_FILE, and the ECS, EKS Pod Identity and EC2 instance metadata endpoints. Run with an IAM role (instance profile, task role, pod role, Lambda execution role), set those variables, or pass clientConfig.credentials.`,
-      "missing_configuration",
-      { cause: error },
-    );
-  }
   const code = typeof failure.code === "string" ? failure.code : name;
-  const reason = said(failure);
+  const reason = quotedMessage(failure);
   return new CredentialUnavailableError(
     `AWS STS is not reachable (${reason.includes(code) ? reason : `${code}: ${reason}`}): ${REACH_STS}`,
     "assertion_unavailable",

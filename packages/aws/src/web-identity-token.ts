@@ -7,6 +7,11 @@ import {
   type MemoizedAssertion,
   memoizeAssertion,
 } from "@fedcred/core";
+import {
+  type CredentialsOrigin,
+  credentialsTimedOut,
+  obtainCredentials,
+} from "./aws-credentials.js";
 import { type ClientSts, loadClientSts, type StsClientLike } from "./client-sts.js";
 import { describeFailure, REACH_STS, type WebIdentityTokenCall } from "./sts-failure.js";
 
@@ -56,7 +61,10 @@ export interface AwsWebIdentityTokenOptions {
    * `maxAttempts`, `retryStrategy`, `requestHandler`, ...
    */
   clientConfig?: object;
-  /** One deadline for each `GetWebIdentityToken` call, the SDK's retries included, in milliseconds. Default 30 000. */
+  /**
+   * One deadline for each call, in milliseconds, over obtaining the AWS credentials and
+   * `GetWebIdentityToken`, the SDK's retries included. Default 30 000.
+   */
   requestTimeoutInMs?: number;
 }
 
@@ -91,9 +99,10 @@ function invalid(message: string): CredentialUnavailableError {
  *
  * @throws {@link CredentialUnavailableError} at once for invalid options (`invalid_configuration`).
  *   Calls reject with `CredentialUnavailableError` when no region or no AWS credentials are found
- *   (`missing_configuration`), `@aws-sdk/client-sts` is missing, or STS is out of reach
- *   (`assertion_unavailable`); and with `AuthenticationError` (`assertion_failed`) when STS
- *   refuses, naming the fix (enabling outbound federation, the IAM permission, the credentials).
+ *   (`missing_configuration`), `@aws-sdk/client-sts` is missing, the AWS credentials cannot be
+ *   obtained, or STS is out of reach (`assertion_unavailable`); and with `AuthenticationError`
+ *   (`assertion_failed`) when STS refuses, naming the fix (enabling outbound federation, the IAM
+ *   permission, the credentials).
  *
  * @example
  * ```ts
@@ -131,7 +140,7 @@ export function fromAwsWebIdentityToken(options: AwsWebIdentityTokenOptions = {}
       `options.requestTimeoutInMs must be a whole number of milliseconds of at least 1, got ${String(timeoutInMs)}.`,
     );
   }
-  const clientFor = checkClient(options);
+  const { clientFor, credentialsOrigin } = checkClient(options);
   if (signingAlgorithm === "ES384" && !warnedEs384) {
     warnedEs384 = true;
     logger.warning(
@@ -156,22 +165,32 @@ export function fromAwsWebIdentityToken(options: AwsWebIdentityTokenOptions = {}
     const clientSts = await loadClientSts();
     const client = clientFor(clientSts);
     const command = new clientSts.GetWebIdentityTokenCommand(input);
+    // One deadline over the credentials and the call, the SDK's retries included.
     const deadline = AbortSignal.timeout(timeoutInMs);
     const callerSignal = context.abortSignal;
     const abortSignal = callerSignal ? AbortSignal.any([callerSignal, deadline]) : deadline;
     const startedAt = Date.now();
+    let step: "credentials" | "sts" = "credentials";
     let output: { WebIdentityToken?: unknown; Expiration?: unknown } | undefined;
     try {
-      output = (await client.send(command as never, { abortSignal })) as typeof output;
+      await untilAborted(obtainCredentials(client, credentialsOrigin), abortSignal);
+      step = "sts";
+      output = (await untilAborted(
+        client.send(command as never, { abortSignal }),
+        abortSignal,
+      )) as typeof output;
     } catch (error) {
       if (callerSignal?.aborted) throw callerSignal.reason;
       if (deadline.aborted) {
-        throw new CredentialUnavailableError(
-          `AWS STS did not answer GetWebIdentityToken within ${timeoutInMs} ms (options.requestTimeoutInMs): ${REACH_STS}`,
-          "assertion_unavailable",
-        );
+        throw step === "credentials"
+          ? credentialsTimedOut(credentialsOrigin, timeoutInMs)
+          : new CredentialUnavailableError(
+              `AWS STS did not answer GetWebIdentityToken within ${timeoutInMs} ms (options.requestTimeoutInMs): ${REACH_STS}`,
+              "assertion_unavailable",
+            );
       }
-      throw describeFailure(error, call);
+      // obtainCredentials has said what went wrong with the credentials.
+      throw step === "credentials" ? error : describeFailure(error, call);
     }
     return checkOutput(output, startedAt);
   });
@@ -214,8 +233,33 @@ function checkTags(tags: AwsWebIdentityTokenOptions["tags"]): { Key: string; Val
   return entries.map(([Key, Value]) => ({ Key, Value }));
 }
 
-/** The client to send with: the one given, or one created on the first call from `clientConfig` and `region`. */
-function checkClient(options: AwsWebIdentityTokenOptions): (clientSts: ClientSts) => StsClientLike {
+/** `work`, or the signal's reason once it aborts (what `work` still does is left to end alone). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * The client to send with (the one given, or one created on the first call from `clientConfig`
+ * and `region`), and where its credentials come from.
+ */
+function checkClient(options: AwsWebIdentityTokenOptions): {
+  clientFor: (clientSts: ClientSts) => StsClientLike;
+  credentialsOrigin: CredentialsOrigin;
+} {
   const { client, clientConfig, region } = options;
   if (region !== undefined && (typeof region !== "string" || !/^[a-z0-9-]{1,63}$/.test(region))) {
     throw invalid(
@@ -231,22 +275,35 @@ function checkClient(options: AwsWebIdentityTokenOptions): (clientSts: ClientSts
         "options.client is configured already: options.region and options.clientConfig apply only to the STSClient fedcred creates. Configure your STSClient instead.",
       );
     }
-    return () => client;
+    return {
+      clientFor: () => client,
+      credentialsOrigin: {
+        source: "options.client's credentials provider",
+        mayBeDefaultChain: true,
+      },
+    };
   }
   if (clientConfig !== undefined && (typeof clientConfig !== "object" || clientConfig === null)) {
     throw invalid("options.clientConfig must be an STSClientConfig object.");
   }
-  const configured = clientConfig as { region?: unknown } | undefined;
+  const configured = clientConfig as { region?: unknown; credentials?: unknown } | undefined;
   if (region !== undefined && configured?.region !== undefined) {
     throw invalid("options.region and options.clientConfig.region are both set: set one.");
   }
   let created: StsClientLike | undefined;
-  return (clientSts) => {
-    created ??= new clientSts.STSClient({
-      ...clientConfig,
-      ...(region !== undefined ? { region } : {}),
-    });
-    return created;
+  const given = configured?.credentials !== undefined;
+  return {
+    clientFor: (clientSts) => {
+      created ??= new clientSts.STSClient({
+        ...clientConfig,
+        ...(region !== undefined ? { region } : {}),
+      });
+      return created;
+    },
+    credentialsOrigin: {
+      source: given ? "options.clientConfig.credentials" : "the SDK's default provider chain",
+      mayBeDefaultChain: !given,
+    },
   };
 }
 

@@ -1,4 +1,9 @@
-import type { AssertionContext, FedcredError } from "@fedcred/core";
+import {
+  type AssertionContext,
+  type CredentialUnavailableCode,
+  CredentialUnavailableError,
+  type FedcredError,
+} from "@fedcred/core";
 import { expect } from "vitest";
 import { type AwsWebIdentityTokenOptions, fromAwsWebIdentityToken } from "../src/index.js";
 import { APP, TENANT } from "./federation.js";
@@ -27,4 +32,15 @@ export function expectNoSecrets(error: FedcredError, ...secrets: (string | undef
   const shown = `${error.message} ${JSON.stringify(error)}`;
   for (const secret of secrets) if (secret) expect(shown).not.toContain(secret);
   expect(shown).not.toMatch(/eyJ[\w-]+\.[\w-]+\./);
+}
+
+/** `error` is a `CredentialUnavailableError` (a chain moves on) with `code`, saying each phrase. */
+export function expectUnavailable(
+  error: FedcredError,
+  code: CredentialUnavailableCode,
+  ...phrases: string[]
+): void {
+  expect(CredentialUnavailableError.isInstance(error)).toBe(true);
+  expect(error.code).toBe(code);
+  for (const phrase of phrases) expect(error.message).toContain(phrase);
 }
