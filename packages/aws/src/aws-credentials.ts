@@ -1,14 +1,6 @@
 import { CredentialUnavailableError } from "@fedcred/core";
-import type { StsClientLike } from "./client-sts.js";
+import type { ClientOrigin, StsClientLike } from "./client-sts.js";
 import { errorName, quotedMessage } from "./quoted-message.js";
-
-/** Where the client's credentials come from, for messages. */
-export interface CredentialsOrigin {
-  /** `options.clientConfig.credentials`, `options.client's credentials provider`, or the default chain. */
-  source: string;
-  /** Whether they may come from the SDK's default provider chain (always, as far as fedcred knows, for a given client). */
-  mayBeDefaultChain: boolean;
-}
 
 /** The default chain's words when none of its providers had credentials. */
 const NONE_FOUND = "Could not load credentials from any providers";
@@ -21,7 +13,7 @@ const NONE_FOUND = "Could not load credentials from any providers";
  */
 export async function obtainCredentials(
   client: StsClientLike,
-  origin: CredentialsOrigin,
+  origin: ClientOrigin,
 ): Promise<void> {
   const provider = client.config?.credentials;
   if (typeof provider !== "function") return;
@@ -37,7 +29,7 @@ export async function obtainCredentials(
     .map(([name]) => name);
   if (missing.length > 0) {
     throw new CredentialUnavailableError(
-      `The AWS credentials from ${origin.source} are incomplete: ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} missing or empty. Credentials need a non-empty accessKeyId and secretAccessKey (and the sessionToken of temporary keys).`,
+      `The AWS credentials from ${origin.credentials} are incomplete: ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} missing or empty. Credentials need a non-empty accessKeyId and secretAccessKey (and the sessionToken of temporary keys).`,
       "invalid_configuration",
     );
   }
@@ -45,21 +37,21 @@ export async function obtainCredentials(
 
 /** The error for a credentials provider that did not answer within the deadline. */
 export function credentialsTimedOut(
-  origin: CredentialsOrigin,
+  origin: ClientOrigin,
   timeoutInMs: number,
 ): CredentialUnavailableError {
   const chain = origin.mayBeDefaultChain
     ? " The default chain may be waiting on the ECS or EKS Pod Identity container endpoint, the EC2 instance metadata service, or STS AssumeRoleWithWebIdentity (AWS_WEB_IDENTITY_TOKEN_FILE)."
     : "";
   return new CredentialUnavailableError(
-    `No AWS credentials within ${timeoutInMs} ms (options.requestTimeoutInMs): ${origin.source} did not answer in time, so STS GetWebIdentityToken was not called.${chain}`,
+    `No AWS credentials within ${timeoutInMs} ms (options.requestTimeoutInMs): ${origin.credentials} did not answer in time, so STS GetWebIdentityToken was not called.${chain}`,
     "assertion_unavailable",
   );
 }
 
 function describeCredentialsFailure(
   error: unknown,
-  origin: CredentialsOrigin,
+  origin: ClientOrigin,
 ): CredentialUnavailableError {
   const name = errorName(error);
   const said = quotedMessage(error);
@@ -78,10 +70,10 @@ function describeCredentialsFailure(
     hint =
       "Check the source the default chain found here (the environment, the AWS profile, the ECS task role, EKS Pod Identity, the EC2 instance profile), or pass clientConfig.credentials.";
   } else {
-    hint = `Check ${origin.source}.`;
+    hint = `Check ${origin.credentials}.`;
   }
   return new CredentialUnavailableError(
-    `The AWS credentials could not be obtained from ${origin.source} (${said.includes(name) ? said : `${name}${said ? `: ${said}` : ""}`}), so STS GetWebIdentityToken was not called. ${hint}`,
+    `The AWS credentials could not be obtained from ${origin.credentials} (${said.includes(name) ? said : `${name}${said ? `: ${said}` : ""}`}), so STS GetWebIdentityToken was not called. ${hint}`,
     "assertion_unavailable",
     { cause: error },
   );

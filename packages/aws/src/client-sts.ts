@@ -6,8 +6,8 @@ export type ClientSts = typeof import("@aws-sdk/client-sts");
 /**
  * What fedcred uses of an `STSClient` of `@aws-sdk/client-sts` (3.936.0 or newer): pass the
  * `STSClient` itself. Declared here so that the types of this package do not need
- * `@aws-sdk/client-sts` installed. When its resolved `config` has a `credentials` provider,
- * fedcred obtains the credentials before sending, so that their failures are not taken for STS's.
+ * `@aws-sdk/client-sts` installed. When its resolved `config` has `region` and `credentials`
+ * providers, fedcred resolves them before sending, so that their failures are not taken for STS's.
  *
  * @example
  * ```ts
@@ -19,7 +19,17 @@ export type ClientSts = typeof import("@aws-sdk/client-sts");
  */
 export interface StsClientLike {
   send(command: never, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
-  readonly config?: { readonly credentials?: unknown };
+  readonly config?: { readonly region?: unknown; readonly credentials?: unknown };
+}
+
+/** Where a client's region and credentials come from, for messages. */
+export interface ClientOrigin {
+  /** The option the region comes from, or `undefined` when the SDK reads AWS_REGION or the profile. */
+  region: string | undefined;
+  /** `options.clientConfig.credentials`, `options.client's credentials provider`, or the default chain. */
+  credentials: string;
+  /** Whether the credentials may come from the SDK's default provider chain (as far as fedcred knows). */
+  mayBeDefaultChain: boolean;
 }
 
 let loading: Promise<ClientSts> | undefined;

@@ -29,8 +29,11 @@ const THROTTLING = new Set([
 export const REACH_STS =
   "check the network route to the regional STS endpoint, AWS_ENDPOINT_URL_STS or clientConfig.endpoint, and any proxy.";
 
-/** The SDK's way of saying it found no region: it throws before any request. */
-const REGION_MISSING = "Region is missing";
+/** Failures of the connection itself, as Node and undici name them. */
+const NETWORK =
+  /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE|UND_ERR_\w+)$/;
+/** Failures of the TLS handshake: certificates, protocol versions, OpenSSL. */
+const TLS = /CERT|SSL|TLS|SELF_SIGNED|VERIFY|ISSUER|ERR_OSSL|^EPROTO$/;
 
 function quoteList(values: readonly string[]): string {
   return values.map((value) => JSON.stringify(value)).join(", ");
@@ -107,20 +110,33 @@ export function describeFailure(error: unknown, call: WebIdentityTokenCall): Fed
   }
 }
 
-/** Nothing answered: no region, or STS out of reach. A credential chain moves on. */
+/** Nothing answered: STS out of reach, the TLS handshake failed, or the request was never sent. A credential chain moves on. */
 function unavailable(error: unknown, failure: SdkError, name: string): CredentialUnavailableError {
-  const message = typeof failure.message === "string" ? failure.message : String(error);
-  if (message === REGION_MISSING) {
+  const cause = (failure as { cause?: { code?: unknown } }).cause;
+  const code =
+    typeof failure.code === "string"
+      ? failure.code
+      : typeof cause?.code === "string"
+        ? cause.code
+        : undefined;
+  const said = quotedMessage(failure);
+  const reason = code && !said.includes(code) ? `${code}: ${said}` : said || (code ?? name);
+  if (code && TLS.test(code)) {
     return new CredentialUnavailableError(
-      "No AWS region is configured: GetWebIdentityToken is answered only by regional STS endpoints. Set options.region, AWS_REGION, or region in the AWS profile (Lambda sets AWS_REGION; on EC2 the SDK does not ask the instance, so set it).",
-      "missing_configuration",
+      `The TLS connection to AWS STS failed (${reason}): the endpoint must speak https with a certificate this machine trusts. For an endpoint with its own CA (clientConfig.endpoint, AWS_ENDPOINT_URL_STS, a TLS-inspecting proxy), add that CA with NODE_EXTRA_CA_CERTS or clientConfig.requestHandler's https agent.`,
+      "assertion_unavailable",
       { cause: error },
     );
   }
-  const code = typeof failure.code === "string" ? failure.code : name;
-  const reason = quotedMessage(failure);
+  if ((code && NETWORK.test(code)) || name === "TimeoutError") {
+    return new CredentialUnavailableError(
+      `AWS STS is not reachable (${reason}): ${REACH_STS}`,
+      "assertion_unavailable",
+      { cause: error },
+    );
+  }
   return new CredentialUnavailableError(
-    `AWS STS is not reachable (${reason.includes(code) ? reason : `${code}: ${reason}`}): ${REACH_STS}`,
+    `GetWebIdentityToken could not be sent (${said.includes(name) ? said : `${name}${said ? `: ${said}` : ""}`}), and no network failure was reported: check clientConfig (endpoint, requestHandler, retryStrategy, ...).`,
     "assertion_unavailable",
     { cause: error },
   );

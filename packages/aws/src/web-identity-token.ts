@@ -7,12 +7,14 @@ import {
   type MemoizedAssertion,
   memoizeAssertion,
 } from "@fedcred/core";
+import { credentialsTimedOut, obtainCredentials } from "./aws-credentials.js";
+import { resolveRegion } from "./aws-region.js";
 import {
-  type CredentialsOrigin,
-  credentialsTimedOut,
-  obtainCredentials,
-} from "./aws-credentials.js";
-import { type ClientSts, loadClientSts, type StsClientLike } from "./client-sts.js";
+  type ClientOrigin,
+  type ClientSts,
+  loadClientSts,
+  type StsClientLike,
+} from "./client-sts.js";
 import { describeFailure, REACH_STS, type WebIdentityTokenCall } from "./sts-failure.js";
 
 /**
@@ -140,7 +142,7 @@ export function fromAwsWebIdentityToken(options: AwsWebIdentityTokenOptions = {}
       `options.requestTimeoutInMs must be a whole number of milliseconds of at least 1, got ${String(timeoutInMs)}.`,
     );
   }
-  const { clientFor, credentialsOrigin } = checkClient(options);
+  const { clientFor, origin } = checkClient(options);
   if (signingAlgorithm === "ES384" && !warnedEs384) {
     warnedEs384 = true;
     logger.warning(
@@ -173,7 +175,10 @@ export function fromAwsWebIdentityToken(options: AwsWebIdentityTokenOptions = {}
     let step: "credentials" | "sts" = "credentials";
     let output: { WebIdentityToken?: unknown; Expiration?: unknown } | undefined;
     try {
-      await untilAborted(obtainCredentials(client, credentialsOrigin), abortSignal);
+      await untilAborted(
+        resolveRegion(client, origin).then(() => obtainCredentials(client, origin)),
+        abortSignal,
+      );
       step = "sts";
       output = (await untilAborted(
         client.send(command as never, { abortSignal }),
@@ -183,13 +188,13 @@ export function fromAwsWebIdentityToken(options: AwsWebIdentityTokenOptions = {}
       if (callerSignal?.aborted) throw callerSignal.reason;
       if (deadline.aborted) {
         throw step === "credentials"
-          ? credentialsTimedOut(credentialsOrigin, timeoutInMs)
+          ? credentialsTimedOut(origin, timeoutInMs)
           : new CredentialUnavailableError(
               `AWS STS did not answer GetWebIdentityToken within ${timeoutInMs} ms (options.requestTimeoutInMs): ${REACH_STS}`,
               "assertion_unavailable",
             );
       }
-      // obtainCredentials has said what went wrong with the credentials.
+      // resolveRegion and obtainCredentials have said what went wrong.
       throw step === "credentials" ? error : describeFailure(error, call);
     }
     return checkOutput(output, startedAt);
@@ -258,14 +263,10 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
  */
 function checkClient(options: AwsWebIdentityTokenOptions): {
   clientFor: (clientSts: ClientSts) => StsClientLike;
-  credentialsOrigin: CredentialsOrigin;
+  origin: ClientOrigin;
 } {
   const { client, clientConfig, region } = options;
-  if (region !== undefined && (typeof region !== "string" || !/^[a-z0-9-]{1,63}$/.test(region))) {
-    throw invalid(
-      `options.region must be an AWS region name such as "eu-west-1", got ${JSON.stringify(region)}.`,
-    );
-  }
+  if (region !== undefined) checkRegion(region, "options.region");
   if (client !== undefined) {
     if (typeof client?.send !== "function") {
       throw invalid("options.client must be an STSClient of @aws-sdk/client-sts.");
@@ -277,8 +278,9 @@ function checkClient(options: AwsWebIdentityTokenOptions): {
     }
     return {
       clientFor: () => client,
-      credentialsOrigin: {
-        source: "options.client's credentials provider",
+      origin: {
+        region: "options.client's region",
+        credentials: "options.client's credentials provider",
         mayBeDefaultChain: true,
       },
     };
@@ -290,6 +292,10 @@ function checkClient(options: AwsWebIdentityTokenOptions): {
   if (region !== undefined && configured?.region !== undefined) {
     throw invalid("options.region and options.clientConfig.region are both set: set one.");
   }
+  // A provider function is the SDK's to call; a string is checked as options.region is.
+  if (configured?.region !== undefined && typeof configured.region !== "function") {
+    checkRegion(configured.region, "options.clientConfig.region");
+  }
   let created: StsClientLike | undefined;
   const given = configured?.credentials !== undefined;
   return {
@@ -300,11 +306,22 @@ function checkClient(options: AwsWebIdentityTokenOptions): {
       });
       return created;
     },
-    credentialsOrigin: {
-      source: given ? "options.clientConfig.credentials" : "the SDK's default provider chain",
+    origin: {
+      // A string region was checked above; a provider function is the only other kind.
+      region: configured?.region !== undefined ? "options.clientConfig.region" : undefined,
+      credentials: given ? "options.clientConfig.credentials" : "the SDK's default provider chain",
       mayBeDefaultChain: !given,
     },
   };
+}
+
+/** A region name the SDK accepts in a host name, or the factory throws naming `name`. */
+function checkRegion(region: unknown, name: string): void {
+  if (typeof region !== "string" || !/^[a-z0-9-]{1,63}$/.test(region)) {
+    throw invalid(
+      `${name} must be an AWS region name such as "eu-west-1", got ${JSON.stringify(region)}.`,
+    );
+  }
 }
 
 /** What STS answered, checked: a token, and an expiry still ahead. */

@@ -1,6 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { get } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { STSClient, type STSClientConfig } from "@aws-sdk/client-sts";
 import { AuthenticationError } from "@fedcred/core";
@@ -15,17 +14,15 @@ import {
   startFederation,
 } from "./federation.js";
 import { type LoopbackServer, startLoopbackServer, stsErrorXml } from "./loopback-server.js";
+import { scratchDirectory } from "./scratch-directory.js";
 
 let federation: Federation;
-const directory = mkdtempSync(join(tmpdir(), "fedcred-aws-credentials-"));
+const directory = scratchDirectory();
 
 beforeAll(async () => {
   federation = await startFederation();
 });
-afterAll(async () => {
-  await federation?.close();
-  rmSync(directory, { recursive: true, force: true });
-});
+afterAll(() => federation?.close());
 afterEach(() => {
   vi.unstubAllEnvs();
 });

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { Socket } from "node:net";
 
 /** What a stand-in server does with a request: answers it, never answers, or resets the connection. */
@@ -15,7 +16,7 @@ export interface LoopbackRequest {
   form: Record<string, string>;
 }
 
-/** A plain HTTP server on 127.0.0.1 playing what is not the emulated STS: a proxy, a hung endpoint. */
+/** An HTTP(S) server on 127.0.0.1 playing what is not the emulated STS: a proxy, a hung endpoint. */
 export interface LoopbackServer {
   url: string;
   readonly requests: readonly LoopbackRequest[];
@@ -24,10 +25,11 @@ export interface LoopbackServer {
 
 export async function startLoopbackServer(
   answer: (request: LoopbackRequest) => LoopbackAnswer,
+  options: { tls?: { cert: string; key: string } } = {},
 ): Promise<LoopbackServer> {
   const requests: LoopbackRequest[] = [];
   const sockets = new Set<Socket>();
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const handler = (request: IncomingMessage, response: ServerResponse): void => {
     let body = "";
     request.setEncoding("utf8");
     request.on("data", (chunk: string) => {
@@ -49,7 +51,8 @@ export async function startLoopbackServer(
       response.writeHead(reply.status, reply.headers ?? {});
       response.end(reply.body);
     });
-  });
+  };
+  const server = options.tls ? createTlsServer(options.tls, handler) : createServer(handler);
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -57,7 +60,7 @@ export async function startLoopbackServer(
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as { port: number };
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? "https" : "http"}://127.0.0.1:${port}`,
     requests,
     close: async () => {
       for (const socket of sockets) socket.destroy();

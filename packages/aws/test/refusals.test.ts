@@ -1,12 +1,15 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { STSClient } from "@aws-sdk/client-sts";
 import {
   AuthenticationError,
   ClientAssertionCredential,
   CredentialUnavailableError,
 } from "@fedcred/core";
+import { createTlsAuthority } from "@fedcred/emulator";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type AwsWebIdentityTokenOptions, fromAwsWebIdentityToken } from "../src/index.js";
-import { context, expectNoSecrets, failureOf } from "./failure-of.js";
+import { context, expectNoSecrets, expectUnavailable, failureOf } from "./failure-of.js";
 import {
   APP,
   BILLING_SESSION,
@@ -22,8 +25,10 @@ import {
   UNTAGGED_SESSION,
 } from "./federation.js";
 import { startLoopbackServer, unusedPort } from "./loopback-server.js";
+import { scratchDirectory } from "./scratch-directory.js";
 
 let federation: Federation;
+const directory = scratchDirectory();
 
 beforeAll(async () => {
   federation = await startFederation();
@@ -246,6 +251,98 @@ describe("no region, no credentials, no STS: CredentialUnavailableError, before 
   });
 });
 
+/** The emulated STS's client configuration without a region: the SDK reads the environment's. */
+function configWithoutRegion(): Record<string, unknown> {
+  const { region: _region, ...config } = federation.clientConfig();
+  return config;
+}
+
+describe("a region the SDK does not accept is a configuration error, found before any request", () => {
+  it("AWS_REGION: invalid_configuration naming AWS_REGION", async () => {
+    vi.stubEnv("AWS_REGION", "EU WEST");
+    const before = federation.sts.requests.length;
+    const error = await failureOf({ clientConfig: configWithoutRegion() });
+    expectUnavailable(
+      error,
+      "invalid_configuration",
+      "AWS_REGION",
+      'region="EU WEST"',
+      "eu-west-1",
+    );
+    expect(error.message).not.toContain("not reachable");
+    expect(federation.sts.requests.length).toBe(before);
+  });
+
+  it("the profile's region: invalid_configuration naming the profile", async () => {
+    const config = join(directory, "config-eu-west");
+    writeFileSync(config, "[profile billing]\nregion = EU WEST\n");
+    vi.stubEnv("AWS_CONFIG_FILE", config);
+    vi.stubEnv("AWS_PROFILE", "billing");
+    const before = federation.sts.requests.length;
+    const error = await failureOf({ clientConfig: configWithoutRegion() });
+    expectUnavailable(error, "invalid_configuration", 'the region of the AWS profile "billing"');
+    expect(error.message).not.toContain("AWS_REGION");
+    expect(federation.sts.requests.length).toBe(before);
+  });
+});
+
+describe("only network failures say STS is not reachable", () => {
+  it("a reset connection: not reachable (ECONNRESET)", async () => {
+    const reset = await startLoopbackServer(() => "reset");
+    try {
+      const error = await failureOf({
+        clientConfig: federation.clientConfig(BILLING_SESSION, { endpoint: reset.url }),
+      });
+      expectUnavailable(error, "assertion_unavailable", "AWS STS is not reachable", "ECONNRESET");
+    } finally {
+      await reset.close();
+    }
+  });
+
+  it("a certificate this machine does not trust: a TLS failure, naming the CA settings", async () => {
+    const authority = await createTlsAuthority("untrusted STS CA");
+    const tls = await startLoopbackServer(() => ({ status: 500, body: "" }), {
+      tls: { cert: authority.serverCertificate, key: authority.serverKey },
+    });
+    try {
+      const error = await failureOf({
+        clientConfig: federation.clientConfig(BILLING_SESSION, { endpoint: tls.url }),
+      });
+      expectUnavailable(
+        error,
+        "assertion_unavailable",
+        "The TLS connection to AWS STS failed",
+        "NODE_EXTRA_CA_CERTS",
+      );
+      expect(error.message).not.toContain("not reachable");
+      // The handshake failed: no request was read.
+      expect(tls.requests).toEqual([]);
+    } finally {
+      await tls.close();
+    }
+  });
+
+  it("a failure before anything is sent that is not the network's: says so, and quotes it", async () => {
+    const before = federation.sts.requests.length;
+    const error = await failureOf({
+      clientConfig: federation.clientConfig(BILLING_SESSION, {
+        requestHandler: {
+          handle: async () => {
+            throw new Error("the request handler is not configured");
+          },
+        },
+      }),
+    });
+    expectUnavailable(
+      error,
+      "assertion_unavailable",
+      "GetWebIdentityToken could not be sent (Error: the request handler is not configured)",
+    );
+    expect(error.message).not.toContain("not reachable");
+    expect(federation.sts.requests.length).toBe(before);
+  });
+});
+
 describe("options are checked at the factory", () => {
   it.each([
     [
@@ -290,6 +387,11 @@ describe("options are checked at the factory", () => {
       "options.client is configured already",
     ],
     ["region twice", { region: REGION, clientConfig: { region: "us-east-1" } }, "set one"],
+    [
+      "a clientConfig.region that is not a name",
+      { clientConfig: { region: "EU WEST" } },
+      'options.clientConfig.region must be an AWS region name such as "eu-west-1", got "EU WEST"',
+    ],
     ["options that are not an object", "eu-west-1", "takes an options object"],
   ])("refuses %s", (_label, options, message) => {
     const before = federation.sts.requests.length;
