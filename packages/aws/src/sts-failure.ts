@@ -9,13 +9,17 @@ export interface WebIdentityTokenCall {
   tagged: boolean;
 }
 
-/** What the SDK's errors carry: a service exception has `$metadata.httpStatusCode` or `$fault`. */
+/**
+ * What the SDK's errors carry: an answer has `$metadata.httpStatusCode` (and `$fault`); STS's own
+ * error document gives it `Code`, which a proxy's page or another service's answer does not.
+ */
 interface SdkError {
   name?: unknown;
   message?: unknown;
   code?: unknown;
+  Code?: unknown;
   $fault?: unknown;
-  $metadata?: { httpStatusCode?: unknown };
+  $metadata?: { httpStatusCode?: unknown; attempts?: unknown };
 }
 
 const THROTTLING = new Set([
@@ -51,6 +55,15 @@ export function describeFailure(error: unknown, call: WebIdentityTokenCall): Fed
   const status = failure.$metadata?.httpStatusCode;
   const answered = typeof status === "number" || typeof failure.$fault === "string";
   if (!answered) return unavailable(error, failure, name);
+  if (typeof failure.Code !== "string") return notStsAnswer(status, error);
+  if (typeof status === "number" && status >= 500) {
+    const attempts = failure.$metadata?.attempts;
+    return new CredentialUnavailableError(
+      `AWS STS is unavailable (${status} ${name}${typeof attempts === "number" ? `, after ${attempts} attempt${attempts === 1 ? "" : "s"}` : ""}): try again later; clientConfig.maxAttempts allows the SDK more retries. STS said: ${quotedMessage(failure)}`,
+      "assertion_unavailable",
+      { cause: error },
+    );
+  }
 
   const refused = (message: string): AuthenticationError =>
     new AuthenticationError(message, "assertion_failed", {
@@ -108,6 +121,23 @@ export function describeFailure(error: unknown, call: WebIdentityTokenCall): Fed
         `AWS STS refused GetWebIdentityToken (${typeof status === "number" ? `${status} ` : ""}${name})${sts ? `: ${sts}` : "."}`,
       );
   }
+}
+
+/**
+ * An answer that is not STS's: no STS error document (a proxy's or load balancer's page, another
+ * service at a wrong endpoint), or a success without a token. Nothing STS decided: a chain moves on.
+ */
+export function notStsAnswer(status: unknown, cause?: unknown): CredentialUnavailableError {
+  const shown = typeof status === "number" ? status : "?";
+  const down =
+    typeof status === "number" && status >= 500
+      ? " STS, or a proxy or load balancer in between, is unavailable."
+      : "";
+  return new CredentialUnavailableError(
+    `The answer to GetWebIdentityToken (HTTP ${shown}) is not AWS STS's: it holds no STS response.${down} Something other than the regional STS endpoint answered: check AWS_ENDPOINT_URL_STS or clientConfig.endpoint, and any proxy.`,
+    "assertion_unavailable",
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /** Nothing answered: STS out of reach, the TLS handshake failed, or the request was never sent. A credential chain moves on. */

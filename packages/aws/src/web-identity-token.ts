@@ -15,7 +15,12 @@ import {
   loadClientSts,
   type StsClientLike,
 } from "./client-sts.js";
-import { describeFailure, REACH_STS, type WebIdentityTokenCall } from "./sts-failure.js";
+import {
+  describeFailure,
+  notStsAnswer,
+  REACH_STS,
+  type WebIdentityTokenCall,
+} from "./sts-failure.js";
 
 /**
  * Options of {@link fromAwsWebIdentityToken}.
@@ -102,9 +107,9 @@ function invalid(message: string): CredentialUnavailableError {
  * @throws {@link CredentialUnavailableError} at once for invalid options (`invalid_configuration`).
  *   Calls reject with `CredentialUnavailableError` when no region or no AWS credentials are found
  *   (`missing_configuration`), `@aws-sdk/client-sts` is missing, the AWS credentials cannot be
- *   obtained, or STS is out of reach (`assertion_unavailable`); and with `AuthenticationError`
- *   (`assertion_failed`) when STS refuses, naming the fix (enabling outbound federation, the IAM
- *   permission, the credentials).
+ *   obtained, STS is out of reach or unavailable (5xx), or something else answers in its place
+ *   (`assertion_unavailable`); and with `AuthenticationError` (`assertion_failed`) when STS
+ *   refuses, naming the fix (enabling outbound federation, the IAM permission, the credentials).
  *
  * @example
  * ```ts
@@ -334,10 +339,7 @@ function checkOutput(
   const expiresOnTimestamp =
     expiration instanceof Date ? expiration.getTime() : Date.parse(String(expiration));
   if (typeof token !== "string" || token === "" || !Number.isFinite(expiresOnTimestamp)) {
-    throw new AuthenticationError(
-      "AWS STS answered GetWebIdentityToken without WebIdentityToken and Expiration.",
-      "assertion_failed",
-    );
+    throw notStsAnswer(200);
   }
   if (expiresOnTimestamp <= Date.now()) {
     throw new AuthenticationError(

@@ -185,6 +185,64 @@ describe("STS refusals say what to fix", () => {
   });
 });
 
+describe("STS unavailable, or something else answering: CredentialUnavailableError, so a chain moves on", () => {
+  it.each([
+    ["InternalFailure", 500],
+    ["ServiceUnavailable", 503],
+  ] as const)(
+    "STS's %s, after the SDK's retries: unavailable, not a refusal",
+    async (code, status) => {
+      const before = federation.webIdentityRequests().length;
+      federation.sts.injectFault({ code }, { count: 2 });
+      const error = await failureOf({
+        clientConfig: federation.clientConfig(BILLING_SESSION, { maxAttempts: 2 }),
+      });
+      expectUnavailable(
+        error,
+        "assertion_unavailable",
+        `AWS STS is unavailable (${status} ${code}, after 2 attempts)`,
+        "clientConfig.maxAttempts",
+      );
+      expect(federation.webIdentityRequests().slice(before)).toMatchObject([
+        { status, errorCode: code },
+        { status, errorCode: code },
+      ]);
+    },
+  );
+
+  it.each([
+    ["a proxy's 502 page", 502, "text/html", "<html><body>Bad Gateway</body></html>"],
+    ["a 404 page at a wrong endpoint", 404, "text/html", "<html><body>Not Found</body></html>"],
+    ["a 200 that is not XML", 200, "text/xml", "hello"],
+    ["a 200 of another XML document", 200, "text/xml", "<Status><Ok>true</Ok></Status>"],
+    ["a 403 in JSON", 403, "application/json", '{"message":"Forbidden"}'],
+  ])("%s: not STS's answer, and said so", async (_label, status, type, body) => {
+    const impostor = await startLoopbackServer(() => ({
+      status,
+      headers: { "content-type": type },
+      body,
+    }));
+    try {
+      const error = await failureOf({
+        clientConfig: federation.clientConfig(BILLING_SESSION, {
+          endpoint: impostor.url,
+          maxAttempts: 2,
+        }),
+      });
+      expectUnavailable(
+        error,
+        "assertion_unavailable",
+        `(HTTP ${status}) is not AWS STS's`,
+        "AWS_ENDPOINT_URL_STS",
+      );
+      expect(error.message).not.toContain("refused");
+      expect(impostor.requests[0]?.form.Action).toBe("GetWebIdentityToken");
+    } finally {
+      await impostor.close();
+    }
+  });
+});
+
 describe("no region, no credentials, no STS: CredentialUnavailableError, before any request", () => {
   it.each([
     ["no region anywhere", "region", ["options.region, AWS_REGION", "regional STS endpoints"]],
