@@ -4,6 +4,7 @@ export default defineProject({
   test: {
     name: "cli",
     include: ["test/**/*.test.ts"],
+    globalSetup: ["test/global-setup.ts"],
     // Each file starts a lab (RSA keys, TLS, five servers) and runs the built command as a
     // subprocess many times: generous on a loaded 2-core CI machine.
     hookTimeout: 120_000,

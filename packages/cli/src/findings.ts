@@ -35,12 +35,13 @@ const ENTRA_ISSUER =
  */
 export function classify(jwt: DecodedJwt): JwtKind {
   const { header, claims } = jwt;
-  if (typeof header.x5t === "string" || typeof header["x5t#S256"] === "string") {
-    return "certificate-assertion";
-  }
+  // Access tokens carry x5t too: their issuer (never a client id) tells them apart first.
   const issuedByEntra = typeof claims.iss === "string" && ENTRA_ISSUER.test(claims.iss);
   if (issuedByEntra || (typeof claims.tid === "string" && ("appid" in claims || "azp" in claims))) {
     return "access-token";
+  }
+  if (typeof header.x5t === "string" || typeof header["x5t#S256"] === "string") {
+    return "certificate-assertion";
   }
   return "federated-assertion";
 }

@@ -53,7 +53,9 @@ export function reportError(
       AuthenticationError.isInstance(error) && error.statusCode !== undefined
         ? `, HTTP ${error.statusCode}`
         : "";
-    writeLine(stderr, `${err.red(`${error.name} (${error.code}${status}):`)} ${error.message}`);
+    // The base class (invalid_jwt) keeps Error's name.
+    const name = error.name === "Error" ? "error" : error.name;
+    writeLine(stderr, `${err.red(`${name} (${error.code}${status}):`)} ${error.message}`);
   } else {
     writeLine(
       stderr,

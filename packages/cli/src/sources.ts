@@ -49,6 +49,15 @@ export function parseSource(value: string): Source {
 }
 
 /**
+ * On Node 20 the AWS SDK warns on every run that its releases from 2027 need Node 22. This
+ * command ships a pinned SDK, so the warning tells its users nothing they can act on. A value
+ * the user set wins.
+ */
+export function quietAwsSdkOnNode20(): void {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+}
+
+/**
  * The provider's assertion function for a source, its package imported only now. The factories
  * check their options at once and throw `CredentialUnavailableError`s that name the option and
  * the environment variable.
@@ -73,6 +82,7 @@ export async function assertionFor(source: Source): Promise<AssertionFunc> {
       });
     }
     case "aws": {
+      quietAwsSdkOnNode20();
       const { fromAwsWebIdentityToken } = await import("@fedcred/aws");
       return fromAwsWebIdentityToken();
     }

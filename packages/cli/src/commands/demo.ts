@@ -13,6 +13,7 @@ import { COMMON_OPTIONS, parseCommandLine } from "../args.js";
 import { type Command, type CommandContext, writeLine } from "../context.js";
 import { EXCHANGE_AUDIENCE } from "../entra-rules.js";
 import { createProgress } from "../progress.js";
+import { quietAwsSdkOnNode20 } from "../sources.js";
 import { renderTable } from "../table.js";
 import { formatDuration, formatElapsed } from "../time.js";
 import { EXIT } from "../usage-error.js";
@@ -312,8 +313,7 @@ export const demo: Command = {
   help: HELP,
   async run(args, context) {
     const { values } = parseCommandLine(args, COMMON_OPTIONS);
-    // On Node 20 the AWS SDK warns that its 2027 releases need Node 22: true, and not the demo's business.
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+    quietAwsSdkOnNode20();
     const progress = createProgress(context.stderr, context.err, "fedcred demo: ");
     const starting = progress.start(
       "starting the lab: Entra ID, protected resource, Kubernetes API, AWS STS, OIDC issuer",

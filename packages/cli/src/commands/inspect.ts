@@ -67,6 +67,14 @@ const OPTIONS = {
 } as const;
 
 const TIME_CLAIMS = ["exp", "nbf", "iat", "auth_time"];
+/** Shown first, in this order; the other claims follow as the token has them. */
+const LEADING_CLAIMS = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+
+function ordered(claims: Record<string, unknown>): [string, unknown][] {
+  const leading = LEADING_CLAIMS.filter((name) => name in claims);
+  const rest = Object.keys(claims).filter((name) => !LEADING_CLAIMS.includes(name));
+  return [...leading, ...rest].map((name) => [name, claims[name]]);
+}
 
 interface Report {
   kind: JwtKind;
@@ -140,7 +148,7 @@ function printReport(report: Report, origin: string, context: CommandContext): v
   section(
     context,
     "Claims",
-    Object.entries(report.claims).map(([key, value]) => {
+    ordered(report.claims).map(([key, value]) => {
       const time = report.times[key];
       return [key, time === undefined ? show(value) : `${time.utc} (${time.relative})`];
     }),
@@ -170,7 +178,7 @@ function printReport(report: Report, origin: string, context: CommandContext): v
       const reason = field.reason === undefined ? "" : `: ${field.reason}`;
       writeLine(
         stdout,
-        `  ${out.red("✗")} ${name}  the FIC has ${JSON.stringify(field.expected)}, the token ${show(field.actual)}${reason} (AADSTS${field.aadsts})`,
+        `  ${out.red("✗")} ${name}  the FIC has ${JSON.stringify(field.expected)}, the token ${JSON.stringify(field.actual)}${reason} (AADSTS${field.aadsts})`,
       );
     }
     writeLine(
