@@ -15,6 +15,8 @@ import {
   loadClientSts,
   type StsClientLike,
 } from "./client-sts.js";
+import { invalid } from "./option-values.js";
+import { checkTags } from "./session-tags.js";
 import {
   describeFailure,
   notStsAnswer,
@@ -47,9 +49,10 @@ export interface AwsWebIdentityTokenOptions {
   /** The token's lifetime: a whole number of seconds from 60 to 3600. Default 300, always sent explicitly. */
   durationSeconds?: number;
   /**
-   * Tags STS copies into the token (`request_tags` under `https://sts.amazonaws.com/`): at most
-   * 50, keys of 1 to 128 characters, values of at most 256. The caller then also needs
-   * `sts:TagGetWebIdentityToken`.
+   * Tags STS copies into the token (`request_tags` under `https://sts.amazonaws.com/`), a plain
+   * object: at most 50, keys of 1 to 128 characters and values of at most 256, of letters,
+   * digits, spaces and `_ . : / = + - @`; no key starts with `aws:`, and no two differ only in
+   * letter case. The caller then also needs `sts:TagGetWebIdentityToken`.
    */
   tags?: Readonly<Record<string, string>>;
   /**
@@ -81,16 +84,11 @@ const SIGNING_ALGORITHMS = ["RS256", "ES384"] as const;
 const MIN_DURATION_SECONDS = 60;
 const MAX_DURATION_SECONDS = 3600;
 const MAX_AUDIENCES = 10;
-const MAX_TAGS = 50;
 /** The token is fetched anew once this much of its lifetime has passed, as the kubelet renews its tokens. */
 const RENEW_AT = 0.8;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 let warnedEs384 = false;
-
-function invalid(message: string): CredentialUnavailableError {
-  return new CredentialUnavailableError(message, "invalid_configuration");
-}
 
 /**
  * An assertion from AWS STS `GetWebIdentityToken` (IAM outbound identity federation): a JWT
@@ -220,27 +218,6 @@ function checkAudience(audience: AwsWebIdentityTokenOptions["audience"]): readon
     );
   }
   return list as readonly string[];
-}
-
-function checkTags(tags: AwsWebIdentityTokenOptions["tags"]): { Key: string; Value: string }[] {
-  if (tags === undefined) return [];
-  if (typeof tags !== "object" || tags === null || Array.isArray(tags)) {
-    throw invalid(
-      'options.tags must be an object of tag keys and values, such as { team: "billing" }.',
-    );
-  }
-  const entries = Object.entries(tags);
-  if (entries.length > MAX_TAGS) {
-    throw invalid(`options.tags may hold at most ${MAX_TAGS} tags, got ${entries.length}.`);
-  }
-  for (const [key, value] of entries) {
-    if (key.length < 1 || key.length > 128 || typeof value !== "string" || value.length > 256) {
-      throw invalid(
-        `options.tags[${JSON.stringify(key)}] is not a valid tag: keys have 1 to 128 characters, values are strings of at most 256.`,
-      );
-    }
-  }
-  return entries.map(([Key, Value]) => ({ Key, Value }));
 }
 
 /** `work`, or the signal's reason once it aborts (what `work` still does is left to end alone). */

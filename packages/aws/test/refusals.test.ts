@@ -422,7 +422,45 @@ describe("options are checked at the factory", () => {
       { signingAlgorithm: "HS256" },
       'options.signingAlgorithm must be "RS256"',
     ],
-    ["tags as a list", { tags: [{ Key: "a", Value: "b" }] }, "options.tags must be an object"],
+    ["tags as a list", { tags: [{ Key: "a", Value: "b" }] }, "options.tags must be a plain object"],
+    [
+      "tags as a Map",
+      { tags: new Map([["team", "billing"]]) },
+      "options.tags must be a plain object",
+    ],
+    [
+      "tags as a class instance",
+      {
+        tags: new (class Tags {
+          team = "billing";
+        })(),
+      },
+      "options.tags must be a plain object",
+    ],
+    ["a tag key of aws:", { tags: { "aws:team": "billing" } }, 'may not start with "aws:"'],
+    [
+      "a tag key of AWS: in capitals",
+      { tags: { "AWS:Team": "billing" } },
+      'may not start with "aws:"',
+    ],
+    [
+      "tag keys that differ only in case",
+      { tags: { Team: "billing", team: "reports" } },
+      'options.tags["team"] and options.tags["Team"] differ only in letter case',
+    ],
+    ["an empty tag key", { tags: { "": "billing" } }, "keys have 1 to 128 characters"],
+    ["a tag key of 129 characters", { tags: { ["k".repeat(129)]: "v" } }, "keys have 1 to 128"],
+    ["a tag value of 257 characters", { tags: { team: "v".repeat(257) } }, "values 0 to 256"],
+    [
+      "a tag key with a character tags may not hold",
+      { tags: { "cost#center": "4711" } },
+      'options.tags["cost#center"] is not a valid tag',
+    ],
+    [
+      "a tag value with a character tags may not hold",
+      { tags: { team: "billing;ops" } },
+      "letters, digits, spaces and _ . : / = + - @",
+    ],
     [
       "a tag value that is not a string",
       { tags: { team: 7 } },

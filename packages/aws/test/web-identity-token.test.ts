@@ -170,6 +170,21 @@ describe("fromAwsWebIdentityToken against the emulated STS and Entra ID", () => 
     });
   });
 
+  it("sends tags of any letters, digits, spaces and _ . : / = + - @, and empty values", async () => {
+    const tags = { Größe: "groß", "app:tier 1": "a/b=c+d@e-f_g.h", "cost-center": "" };
+    const jwt = await fromAwsWebIdentityToken({ clientConfig: federation.clientConfig(), tags })(
+      context,
+    );
+    expect(federation.webIdentityRequests().at(-1)?.params).toMatchObject({
+      "Tags.member.1.Key": "Größe",
+      "Tags.member.1.Value": "groß",
+      "Tags.member.2.Key": "app:tier 1",
+      "Tags.member.2.Value": "a/b=c+d@e-f_g.h",
+      "Tags.member.3.Key": "cost-center",
+    });
+    expect(claimsOf(jwt)["https://sts.amazonaws.com/"]).toMatchObject({ request_tags: tags });
+  });
+
   it("shares one STS call among concurrent token requests, keeps the token, and asks anew on forceRefresh", async () => {
     const before = federation.webIdentityRequests().length;
     const credential = credentialFor(
