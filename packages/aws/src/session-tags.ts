@@ -15,7 +15,7 @@ export function checkTags(tags: unknown): { Key: string; Value: string }[] {
       'options.tags must be a plain object of tag keys and values, such as { team: "billing" } (not a Map or an array).',
     );
   }
-  const entries = Object.entries(tags);
+  const entries: [string, unknown][] = Object.entries(tags);
   if (entries.length > MAX_TAGS) {
     throw invalid(`options.tags may hold at most ${MAX_TAGS} tags, got ${entries.length}.`);
   }

@@ -15,7 +15,7 @@ import {
   loadClientSts,
   type StsClientLike,
 } from "./client-sts.js";
-import { invalid } from "./option-values.js";
+import { invalid, isPlainObject, shown } from "./option-values.js";
 import { checkTags } from "./session-tags.js";
 import {
   describeFailure,
@@ -87,6 +87,8 @@ const MAX_AUDIENCES = 10;
 /** The token is fetched anew once this much of its lifetime has passed, as the kubelet renews its tokens. */
 const RENEW_AT = 0.8;
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** A partition prefix, words, and a number: what every AWS region's name looks like. */
+const REGION_NAME = /^[a-z]{2,}(-[a-z0-9]+)*-\d{1,2}$/;
 
 let warnedEs384 = false;
 
@@ -118,14 +120,16 @@ let warnedEs384 = false;
  * ```
  */
 export function fromAwsWebIdentityToken(options: AwsWebIdentityTokenOptions = {}): AssertionFunc {
-  if (typeof options !== "object" || options === null) {
-    throw invalid("fromAwsWebIdentityToken takes an options object, or nothing.");
+  if (!isPlainObject(options)) {
+    throw invalid(
+      `fromAwsWebIdentityToken takes an options object (a plain object), or nothing, got ${shown(options)}.`,
+    );
   }
   const audiences = checkAudience(options.audience);
   const signingAlgorithm = options.signingAlgorithm ?? "RS256";
   if (!(SIGNING_ALGORITHMS as readonly string[]).includes(signingAlgorithm)) {
     throw invalid(
-      `options.signingAlgorithm must be "RS256" (the one Entra ID accepts) or "ES384", got ${JSON.stringify(signingAlgorithm)}.`,
+      `options.signingAlgorithm must be "RS256" (the one Entra ID accepts) or "ES384", got ${shown(signingAlgorithm)}.`,
     );
   }
   const durationSeconds = options.durationSeconds ?? 300;
@@ -135,14 +139,14 @@ export function fromAwsWebIdentityToken(options: AwsWebIdentityTokenOptions = {}
     durationSeconds > MAX_DURATION_SECONDS
   ) {
     throw invalid(
-      `options.durationSeconds must be a whole number of seconds from ${MIN_DURATION_SECONDS} to ${MAX_DURATION_SECONDS} (what GetWebIdentityToken allows), got ${String(durationSeconds)}.`,
+      `options.durationSeconds must be a whole number of seconds from ${MIN_DURATION_SECONDS} to ${MAX_DURATION_SECONDS} (what GetWebIdentityToken allows), got ${shown(durationSeconds)}.`,
     );
   }
   const tags = checkTags(options.tags);
   const timeoutInMs = options.requestTimeoutInMs ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isInteger(timeoutInMs) || timeoutInMs < 1 || timeoutInMs > 2 ** 31 - 1) {
     throw invalid(
-      `options.requestTimeoutInMs must be a whole number of milliseconds of at least 1, got ${String(timeoutInMs)}.`,
+      `options.requestTimeoutInMs must be a whole number of milliseconds of at least 1, got ${shown(timeoutInMs)}.`,
     );
   }
   const { clientFor, origin } = checkClient(options);
@@ -297,12 +301,10 @@ function checkClient(options: AwsWebIdentityTokenOptions): {
   };
 }
 
-/** A region name the SDK accepts in a host name, or the factory throws naming `name`. */
+/** An AWS region name (`us-east-1`, `us-gov-west-1`, `us-isob-east-1`), or the factory throws naming `name`. */
 function checkRegion(region: unknown, name: string): void {
-  if (typeof region !== "string" || !/^[a-z0-9-]{1,63}$/.test(region)) {
-    throw invalid(
-      `${name} must be an AWS region name such as "eu-west-1", got ${JSON.stringify(region)}.`,
-    );
+  if (typeof region !== "string" || region.length > 63 || !REGION_NAME.test(region)) {
+    throw invalid(`${name} must be an AWS region name such as "eu-west-1", got ${shown(region)}.`);
   }
 }
 

@@ -410,6 +410,14 @@ describe("options are checked at the factory", () => {
     ],
     ["durationSeconds above 3600", { durationSeconds: 3601 }, "got 3601"],
     ["a fractional durationSeconds", { durationSeconds: 300.5 }, "got 300.5"],
+    [
+      "durationSeconds as a string",
+      { durationSeconds: "300" },
+      'from 60 to 3600 (what GetWebIdentityToken allows), got "300".',
+    ],
+    ["durationSeconds as a bigint", { durationSeconds: 300n }, "got 300n (a bigint)."],
+    ["requestTimeoutInMs as a string", { requestTimeoutInMs: "1000" }, 'got "1000".'],
+    ["a signingAlgorithm that is a bigint", { signingAlgorithm: 256n }, "got 256n (a bigint)."],
     ["no audience", { audience: [] }, "options.audience must be a non-empty string"],
     [
       "eleven audiences",
@@ -489,6 +497,27 @@ describe("options are checked at the factory", () => {
       'options.clientConfig.region must be an AWS region name such as "eu-west-1", got "EU WEST"',
     ],
     ["options that are not an object", "eu-west-1", "takes an options object"],
+    [
+      "options that are an array",
+      [],
+      "takes an options object (a plain object), or nothing, got an array.",
+    ],
+    [
+      "options that are a Map",
+      new Map([["region", REGION]]),
+      "takes an options object (a plain object)",
+    ],
+    [
+      "a region of a dash",
+      { region: "-" },
+      'options.region must be an AWS region name such as "eu-west-1", got "-".',
+    ],
+    [
+      "a region without its number",
+      { region: "eu-west" },
+      "options.region must be an AWS region name",
+    ],
+    ["a region in capitals", { region: "EU-WEST-1" }, "options.region must be an AWS region name"],
   ])("refuses %s", (_label, options, message) => {
     const before = federation.sts.requests.length;
     let thrown: unknown;
@@ -501,5 +530,18 @@ describe("options are checked at the factory", () => {
     expect((thrown as CredentialUnavailableError).code).toBe("invalid_configuration");
     expect((thrown as Error).message).toContain(message);
     expect(federation.sts.requests.length).toBe(before);
+  });
+
+  it.each([
+    "us-east-1",
+    "us-gov-west-1",
+    "cn-north-1",
+    "eu-central-2",
+    "il-central-1",
+    "us-isob-east-1",
+    "ap-southeast-5",
+  ])("accepts the region %s", (region) => {
+    expect(typeof fromAwsWebIdentityToken({ region })).toBe("function");
+    expect(typeof fromAwsWebIdentityToken({ clientConfig: { region } })).toBe("function");
   });
 });
