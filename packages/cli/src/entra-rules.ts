@@ -29,3 +29,14 @@ export const FIC_CODES = {
   subject: 700213,
   subjectCase: 7002138,
 } as const;
+
+/** Every code that means no federated identity credential matched (70021 is Entra's generic one). */
+export const FIC_MISMATCH_CODES: readonly number[] = [70021, 700211, 700212, 700213, 7002138];
+
+/** Whether Entra's answer says no federated identity credential matched. */
+export function isFicMismatch(codes: readonly number[]): boolean {
+  return codes.some((code) => FIC_MISMATCH_CODES.includes(code));
+}
+
+/** The public cloud's authority host. */
+export const PUBLIC_CLOUD = "https://login.microsoftonline.com";

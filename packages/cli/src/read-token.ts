@@ -3,7 +3,7 @@ import { looksLikeJwt } from "./jwt.js";
 import { UsageError } from "./usage-error.js";
 
 /** Tokens are a few kilobytes; anything past this is not one. */
-const MAX_TOKEN_BYTES = 1024 * 1024;
+export const MAX_TOKEN_BYTES: number = 1024 * 1024;
 
 async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];

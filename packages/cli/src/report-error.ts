@@ -1,8 +1,7 @@
 import { AuthenticationError, FedcredError } from "@fedcred/core";
 import { type CommandContext, writeLine } from "./context.js";
+import { isFicMismatch } from "./entra-rules.js";
 import { UsageError } from "./usage-error.js";
-
-const FIC_MISMATCH = [70021, 700211, 700212, 700213, 7002138];
 
 function fedcredJson(error: FedcredError): Record<string, unknown> {
   // toJSON holds name, code, message and (for AuthenticationError) the status, Entra's error
@@ -13,8 +12,7 @@ function fedcredJson(error: FedcredError): Record<string, unknown> {
 /** A tip of the CLI's own after core's message, when a command of this CLI helps further. */
 function tipFor(error: unknown): string | undefined {
   if (!AuthenticationError.isInstance(error)) return undefined;
-  const codes = error.errorResponse?.errorCodes ?? [];
-  if (!codes.some((code) => FIC_MISMATCH.includes(code))) return undefined;
+  if (!isFicMismatch(error.errorResponse?.errorCodes ?? [])) return undefined;
   return "Compare a token with a federated credential field by field: fedcred inspect TOKEN_FILE --issuer ISSUER --subject SUBJECT --audience api://AzureADTokenExchange (the app's credentials: az ad app federated-credential list --id CLIENT_ID).";
 }
 

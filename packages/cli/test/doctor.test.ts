@@ -9,6 +9,7 @@ import {
   startLab,
 } from "@fedcred/emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Check } from "../src/doctor/checks.js";
 import { fedcred, labEnvironment, type Run } from "./fedcred.js";
 
 const BINDING_AUDIENCE = "api://AKSIdentityBinding";
@@ -20,13 +21,6 @@ beforeAll(async () => {
   scope = lab.env.FEDCRED_RESOURCE_SCOPE;
 });
 afterAll(() => lab?.close());
-
-interface Check {
-  check: string;
-  ok: boolean;
-  detail: string;
-  fix: string | null;
-}
 
 async function doctor(
   env: NodeJS.ProcessEnv,

@@ -2,6 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Lab, startLab } from "@fedcred/emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Report } from "../src/commands/inspect.js";
 import { fedcred, labEnvironment, type Run, unsignedJwt } from "./fedcred.js";
 
 const EXCHANGE = "api://AzureADTokenExchange";
@@ -11,21 +12,6 @@ beforeAll(async () => {
   lab = await startLab();
 });
 afterAll(() => lab?.close());
-
-interface Report {
-  kind: string;
-  header: Record<string, unknown>;
-  claims: Record<string, unknown>;
-  times: Record<string, { epoch: number; utc: string; relative: string }>;
-  lifetimeSeconds: number | null;
-  findings: { level: string; code: string; aadsts?: number; message: string }[];
-  fic?: {
-    match: boolean;
-    aadsts?: number;
-    fields: { field: string; match: boolean; aadsts?: number; reason?: string }[];
-  };
-  ok: boolean;
-}
 
 const now = (): number => Math.floor(Date.now() / 1000);
 

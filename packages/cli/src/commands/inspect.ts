@@ -76,7 +76,8 @@ function ordered(claims: Record<string, unknown>): [string, unknown][] {
   return [...leading, ...rest].map((name) => [name, claims[name]]);
 }
 
-interface Report {
+/** What `fedcred inspect --json` prints (with `source` first). */
+export interface Report {
   kind: JwtKind;
   header: Record<string, unknown>;
   claims: Record<string, unknown>;

@@ -1,8 +1,9 @@
-import { AuthenticationError, ClientAssertionCredential } from "@fedcred/core";
-import { EXCHANGE_AUDIENCE } from "../entra-rules.js";
-import { type Finding, findingsFor } from "../findings.js";
+import { AuthenticationError, type ClientAssertionCredential } from "@fedcred/core";
+import { EXCHANGE_AUDIENCE, isFicMismatch, PUBLIC_CLOUD } from "../entra-rules.js";
+import { type Finding, findingsFor, lifetimeOf } from "../findings.js";
 import { audiencesOf, type DecodedJwt } from "../jwt.js";
 import { formatDuration, formatEpoch, formatRelative } from "../time.js";
+import { coreRefusal, PLACEHOLDER_CLIENT, PLACEHOLDER_TENANT } from "./core-refusal.js";
 import { checkIdentityBinding, IDENTITY_BINDING_VARIABLES } from "./identity-binding.js";
 import { checkAuthority, describeProxy } from "./network.js";
 import { checkTokenFile } from "./token-file.js";
@@ -25,25 +26,8 @@ export interface DoctorOptions {
   timeoutInMs: number;
 }
 
-const PUBLIC_CLOUD = "https://login.microsoftonline.com";
-const PLACEHOLDER_TENANT = "organizations";
-const PLACEHOLDER_CLIENT = "00000000-0000-0000-0000-000000000000";
 const WEBHOOK =
   'In AKS the workload-identity webhook sets AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE and AZURE_AUTHORITY_HOST when the pod has the label azure.workload.identity/use: "true".';
-
-/** Core's own verdict on a tenant id, client id and authority host: its message, or `undefined`. */
-function coreRefusal(
-  tenantId: string,
-  clientId: string,
-  authorityHost: string,
-): string | undefined {
-  try {
-    void new ClientAssertionCredential(tenantId, clientId, () => "", { authorityHost }).close();
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
 
 function pass(check: string, detail: string, fix: string | null = null): Check {
   return { check, ok: true, detail, fix };
@@ -67,7 +51,7 @@ function variableCheck(
     : fail(name, refusal, `Set ${name} to a valid value.`);
 }
 
-function messagesOf(found: Finding[], codes: string[]): Finding[] {
+function findingsWith(found: Finding[], codes: string[]): Finding[] {
   return found.filter((finding) => codes.includes(finding.code));
 }
 
@@ -78,7 +62,7 @@ function tokenChecks(jwt: DecodedJwt, bindingVariables: string[]): Check[] {
   const { claims } = jwt;
   const checks: Check[] = [];
 
-  const timing = messagesOf(found, ["expired", "not_yet_valid", "no_expiry"]);
+  const timing = findingsWith(found, ["expired", "not_yet_valid", "no_expiry"]);
   if (timing.length > 0) {
     checks.push(
       fail(
@@ -100,8 +84,8 @@ function tokenChecks(jwt: DecodedJwt, bindingVariables: string[]): Check[] {
 
   const audiences = audiencesOf(claims);
   const shown = audiences.length === 0 ? "(none)" : audiences.join(", ");
-  const binding = messagesOf(found, ["identity_binding_audience"])[0];
-  const audience = messagesOf(found, ["audience"])[0];
+  const binding = findingsWith(found, ["identity_binding_audience"])[0];
+  const audience = findingsWith(found, ["audience"])[0];
   if (binding !== undefined) {
     checks.push(
       bindingVariables.length > 0
@@ -127,11 +111,10 @@ function tokenChecks(jwt: DecodedJwt, bindingVariables: string[]): Check[] {
     checks.push(pass("token audience", shown));
   }
 
-  const format = messagesOf(found, ["algorithm", "typ", "lifetime", "missing_claim"]);
+  const format = findingsWith(found, ["algorithm", "typ", "lifetime", "missing_claim"]);
+  const lifetimeSeconds = lifetimeOf(claims);
   const lifetime =
-    typeof claims.exp === "number" && typeof (claims.nbf ?? claims.iat) === "number"
-      ? `, lifetime ${formatDuration(claims.exp - ((claims.nbf ?? claims.iat) as number))}`
-      : "";
+    lifetimeSeconds === undefined ? "" : `, lifetime ${formatDuration(lifetimeSeconds)}`;
   checks.push(
     format.length > 0
       ? fail(
@@ -153,13 +136,11 @@ function tokenChecks(jwt: DecodedJwt, bindingVariables: string[]): Check[] {
   return checks;
 }
 
-const FIC_CODES = [70021, 700211, 700212, 700213, 7002138];
-
 function tokenRequestFix(error: unknown, jwt: DecodedJwt | undefined, clientId: string): string {
   const codes = AuthenticationError.isInstance(error)
     ? (error.errorResponse?.errorCodes ?? [])
     : [];
-  if (codes.some((code) => FIC_CODES.includes(code))) {
+  if (isFicMismatch(codes)) {
     const issuer = String(jwt?.claims.iss ?? "ISSUER");
     const subject = String(jwt?.claims.sub ?? "SUBJECT");
     return `Give the app a federated credential for this token: az ad app federated-credential create --id ${clientId} --parameters '{"name":"workload","issuer":"${issuer}","subject":"${subject}","audiences":["${EXCHANGE_AUDIENCE}"]}' (a managed identity: az identity federated-credential create). To see which field differs from an existing one: fedcred inspect --issuer ... --subject ... --audience ...`;

@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { connect } from "node:tls";
+import { PUBLIC_CLOUD } from "../entra-rules.js";
 import type { Check } from "./checks.js";
+import { PLACEHOLDER_CLIENT, PLACEHOLDER_TENANT } from "./core-refusal.js";
 
 /** The variables the workload-identity webhook adds for an AKS identity binding. */
 export const IDENTITY_BINDING_VARIABLES: readonly string[] = [
@@ -53,10 +55,10 @@ export async function checkIdentityBinding(
     // The identity values only need to be present here; their own checks judge them.
     const credential = workloadIdentityCredential({
       enableAzureProxy: true,
-      tenantId: "organizations",
-      clientId: "00000000-0000-0000-0000-000000000000",
+      tenantId: PLACEHOLDER_TENANT,
+      clientId: PLACEHOLDER_CLIENT,
       tokenFilePath: "unused",
-      authorityHost: "https://login.microsoftonline.com",
+      authorityHost: PUBLIC_CLOUD,
     });
     await credential.close();
   } catch (error) {

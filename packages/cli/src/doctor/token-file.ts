@@ -1,8 +1,7 @@
 import { lstat, readFile, readlink, stat } from "node:fs/promises";
 import { type DecodedJwt, decodeJwt, extractToken } from "../jwt.js";
+import { MAX_TOKEN_BYTES } from "../read-token.js";
 import type { Check } from "./checks.js";
-
-const MAX_TOKEN_BYTES = 1024 * 1024;
 
 function errorCode(error: unknown): string {
   return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
