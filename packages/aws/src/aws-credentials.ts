@@ -1,6 +1,6 @@
 import { CredentialUnavailableError } from "@fedcred/core";
 import type { ClientOrigin, StsClientLike } from "./client-sts.js";
-import { errorName, quotedMessage } from "./quoted-message.js";
+import { errorName, namedMessage, quotedMessage } from "./quoted-message.js";
 
 /** The default chain's words when none of its providers had credentials. */
 const NONE_FOUND = "Could not load credentials from any providers";
@@ -73,7 +73,7 @@ function describeCredentialsFailure(
     hint = `Check ${origin.credentials}.`;
   }
   return new CredentialUnavailableError(
-    `The AWS credentials could not be obtained from ${origin.credentials} (${said.includes(name) ? said : `${name}${said ? `: ${said}` : ""}`}), so STS GetWebIdentityToken was not called. ${hint}`,
+    `The AWS credentials could not be obtained from ${origin.credentials} (${namedMessage(error)}), so STS GetWebIdentityToken was not called. ${hint}`,
     "assertion_unavailable",
     { cause: error },
   );

@@ -25,3 +25,11 @@ export function errorName(error: unknown): string {
   const name = (error as { name?: unknown } | null)?.name;
   return typeof name === "string" && name !== "" ? name : "Error";
 }
+
+/** `Name: first line` for a message, or the first line alone when it names the error already. */
+export function namedMessage(error: unknown): string {
+  const name = errorName(error);
+  const said = quotedMessage(error);
+  if (said.includes(name)) return said;
+  return said ? `${name}: ${said}` : name;
+}

@@ -1,5 +1,5 @@
 import { AuthenticationError, CredentialUnavailableError, type FedcredError } from "@fedcred/core";
-import { quotedMessage } from "./quoted-message.js";
+import { namedMessage, quotedMessage } from "./quoted-message.js";
 
 /** What was asked of STS, for messages. */
 export interface WebIdentityTokenCall {
@@ -44,10 +44,10 @@ function quoteList(values: readonly string[]): string {
 }
 
 /**
- * The error for a failed `GetWebIdentityToken`: `CredentialUnavailableError` when there is nothing
- * to try with here (no region, STS out of reach), `AuthenticationError`
- * (`assertion_failed`) when STS answered and refused, with the fix in the message. No key,
- * session token or token is ever part of it.
+ * The error for a failed `GetWebIdentityToken`: `CredentialUnavailableError` when STS decided
+ * nothing (out of reach, unavailable, or something else answered in its place),
+ * `AuthenticationError` (`assertion_failed`) when STS answered and refused, with the fix in the
+ * message. No key, session token or token is ever part of it.
  */
 export function describeFailure(error: unknown, call: WebIdentityTokenCall): FedcredError {
   const failure = (typeof error === "object" && error !== null ? error : {}) as SdkError;
@@ -131,10 +131,10 @@ export function notStsAnswer(status: unknown, cause?: unknown): CredentialUnavai
   const shown = typeof status === "number" ? status : "?";
   const down =
     typeof status === "number" && status >= 500
-      ? " STS, or a proxy or load balancer in between, is unavailable."
-      : "";
+      ? ", and says it is unavailable: STS, or the way to it, may be down. Try again later, and"
+      : ":";
   return new CredentialUnavailableError(
-    `The answer to GetWebIdentityToken (HTTP ${shown}) is not AWS STS's: it holds no STS response.${down} Something other than the regional STS endpoint answered: check AWS_ENDPOINT_URL_STS or clientConfig.endpoint, and any proxy.`,
+    `The answer to GetWebIdentityToken (HTTP ${shown}) is not AWS STS's: it holds no STS response, so a proxy, a load balancer or another service answered in its place${down} check AWS_ENDPOINT_URL_STS or clientConfig.endpoint, and any proxy.`,
     "assertion_unavailable",
     cause === undefined ? undefined : { cause },
   );
@@ -166,7 +166,7 @@ function unavailable(error: unknown, failure: SdkError, name: string): Credentia
     );
   }
   return new CredentialUnavailableError(
-    `GetWebIdentityToken could not be sent (${said.includes(name) ? said : `${name}${said ? `: ${said}` : ""}`}), and no network failure was reported: check clientConfig (endpoint, requestHandler, retryStrategy, ...).`,
+    `GetWebIdentityToken could not be sent (${namedMessage(failure)}), and no network failure was reported: check clientConfig (endpoint, requestHandler, retryStrategy, ...).`,
     "assertion_unavailable",
     { cause: error },
   );

@@ -357,6 +357,21 @@ describe("only network failures say STS is not reachable", () => {
     }
   });
 
+  it("the SDK's own socket timeout (a TimeoutError without a code): not reachable", async () => {
+    const silent = await startLoopbackServer(() => "silent");
+    try {
+      const error = await failureOf({
+        clientConfig: federation.clientConfig(BILLING_SESSION, {
+          endpoint: silent.url,
+          requestHandler: { socketTimeout: 200 },
+        }),
+      });
+      expectUnavailable(error, "assertion_unavailable", "AWS STS is not reachable", "timed out");
+    } finally {
+      await silent.close();
+    }
+  });
+
   it("a certificate this machine does not trust: a TLS failure, naming the CA settings", async () => {
     const authority = await createTlsAuthority("untrusted STS CA");
     const tls = await startLoopbackServer(() => ({ status: 500, body: "" }), {
