@@ -9,7 +9,18 @@ export interface Style {
   cyan(text: string): string;
 }
 
-/** An output stream as the command sees it. */
+/**
+ * An output stream as the command sees it: `process.stdout` fits, and so does anything with
+ * `write`. Without `isTTY: true` it gets no colour (unless `FORCE_COLOR`) and no spinner.
+ *
+ * @example
+ * ```ts
+ * import type { OutputStream } from "@fedcred/cli";
+ *
+ * let text = "";
+ * const capture: OutputStream = { write: (chunk: string) => (text += chunk) };
+ * ```
+ */
 export interface OutputStream {
   write(chunk: string): unknown;
   isTTY?: boolean | undefined;
