@@ -6,6 +6,7 @@ import {
   logger,
   type MemoizedAssertion,
   memoizeAssertion,
+  raceAbort,
 } from "@fedcred/core";
 import { credentialsTimedOut, obtainCredentials } from "./aws-credentials.js";
 import { resolveRegion } from "./aws-region.js";
@@ -182,14 +183,16 @@ export function fromAwsWebIdentityToken(options: AwsWebIdentityTokenOptions = {}
     let step: "credentials" | "sts" = "credentials";
     let output: { WebIdentityToken?: unknown; Expiration?: unknown } | undefined;
     try {
-      await untilAborted(
+      await raceAbort(
         resolveRegion(client, origin).then(() => obtainCredentials(client, origin)),
         abortSignal,
+        reasonOf,
       );
       step = "sts";
-      output = (await untilAborted(
+      output = (await raceAbort(
         client.send(command as never, { abortSignal }),
         abortSignal,
+        reasonOf,
       )) as typeof output;
     } catch (error) {
       if (callerSignal?.aborted) throw callerSignal.reason;
@@ -224,24 +227,8 @@ function checkAudience(audience: AwsWebIdentityTokenOptions["audience"]): readon
   return list as readonly string[];
 }
 
-/** `work`, or the signal's reason once it aborts (what `work` still does is left to end alone). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
+/** The reason a race over the deadline and the caller's signal ends with: the signal's own. */
+const reasonOf = (signal: AbortSignal): unknown => signal.reason;
 
 /**
  * The client to send with (the one given, or one created on the first call from `clientConfig`

@@ -2,9 +2,18 @@ import { abortReason } from "./errors.js";
 
 /**
  * `work`, or a rejection as soon as `signal` aborts, whichever comes first. The rejection is
- * `reasonOf(signal)`: by default {@link abortReason} (an `AbortError`, or the error the signal
- * was aborted with). `onAbort` runs when the caller stops waiting because of the signal (a shared
- * request counts its waiters with it). `work` keeps running; its own failure is then ignored.
+ * `reasonOf(signal)`: by default an `AbortError`, or the error the signal was aborted with.
+ * `onAbort` runs when the caller stops waiting because of the signal (a shared request counts
+ * its waiters with it). `work` keeps running; its own failure is then ignored. Providers use it
+ * to hold a deadline over SDK calls that cannot be cancelled (a credential plugin, a provider).
+ *
+ * @example
+ * ```ts
+ * import { raceAbort } from "@fedcred/core";
+ *
+ * const deadline = AbortSignal.timeout(30_000);
+ * const token = await raceAbort(sdk.fetchToken(), deadline);
+ * ```
  */
 export function raceAbort<T>(
   work: Promise<T>,

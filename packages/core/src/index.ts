@@ -1,4 +1,5 @@
 export type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
+export { raceAbort } from "./abort.js";
 export type { AssertionContext, AssertionFunc } from "./assertion.js";
 export { AZURE_AUTHORITY_HOST, AzureAuthorityHosts } from "./authority.js";
 export {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { AuthenticationError, CredentialUnavailableError } from "@fedcred/core";
+import { AuthenticationError, CredentialUnavailableError, raceAbort } from "@fedcred/core";
 import type { ClientNode, Cluster } from "./kube-config.js";
 
 /** A configured client of one cluster. */
@@ -52,7 +52,11 @@ export async function createToken(
   for (let attempt = 1; ; attempt++) {
     let transient: unknown;
     try {
-      response = await untilAborted(send(connection, call, signal), signal);
+      response = await raceAbort(
+        send(connection, call, signal),
+        signal,
+        (aborted) => aborted.reason,
+      );
       break;
     } catch (error) {
       if (signal.aborted) throw stopped();
@@ -118,25 +122,6 @@ function send(connection: Connection, call: TokenRequestCall, signal: AbortSigna
       middlewareMergeStrategy: "append",
     },
   );
-}
-
-/** `work`, or the signal's reason once it aborts (what `work` still does is left to end alone). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** `Retry-After` in seconds when the server sent one (at most 5 s), else 0.5 s, 1 s. */
