@@ -2,6 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { type LabConfig, startLab } from "./lab.js";
+import { LabConfigError, parseLabConfig } from "./lab-config.js";
 
 const USAGE = `Usage: fedcred-emulator [--config lab.json] [--dir DIR] [--json]
 
@@ -18,26 +19,54 @@ SIGINT or SIGTERM.
   --help         this text
 `;
 
-function shellQuote(value: string): string {
-  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+/** A mistake in the command line or the configuration: exit 2, and no stack trace. */
+class UsageError extends Error {}
+
+function parseArguments(): ReturnType<typeof parseOptions> {
+  try {
+    return parseOptions();
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}. See fedcred-emulator --help.`);
+  }
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
+function parseOptions() {
+  return parseArgs({
     options: {
       config: { type: "string" },
       dir: { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
-  });
+  }).values;
+}
+
+async function readConfig(path: string): Promise<LabConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw new UsageError(`${path}: cannot read the configuration: ${code ?? message}`);
+  }
+  return parseLabConfig(text, path);
+}
+
+function say(text: string): void {
+  for (const line of text.split("\n")) process.stderr.write(`fedcred-emulator: ${line}\n`);
+}
+
+function shellQuote(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+async function main(): Promise<void> {
+  const values = parseArguments();
   if (values.help) {
     process.stdout.write(USAGE);
     return;
   }
-  const config: LabConfig = values.config
-    ? (JSON.parse(await readFile(values.config, "utf8")) as LabConfig)
-    : {};
+  const config: LabConfig = values.config ? await readConfig(values.config) : {};
   if (values.dir) config.directory = values.dir;
   const lab = await startLab(config);
 
@@ -72,8 +101,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(
-    `fedcred-emulator: ${error instanceof Error ? error.message : String(error)}\n`,
-  );
-  process.exit(1);
+  const usage = error instanceof UsageError || error instanceof LabConfigError;
+  say(error instanceof Error ? error.message : String(error));
+  process.exit(usage ? 2 : 1);
 });

@@ -1,9 +1,17 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 
 const packageRoot = join(import.meta.dirname, "..");
 const bin = join(packageRoot, "dist", "bin.mjs");
@@ -152,4 +160,70 @@ describe("fedcred-emulator", () => {
       rmSync(directory, { recursive: true, force: true });
     }
   }, 30_000);
+});
+
+describe("fedcred-emulator's refusals", () => {
+  beforeAll(ensureBuilt, 60_000);
+
+  const folders: string[] = [];
+  afterEach(() => {
+    for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
+  });
+
+  /** A folder for the test, holding `tmp`, the emulator's TMPDIR, so the test sees every folder it makes. */
+  function scratch(): { env: NodeJS.ProcessEnv; tmp: string; envFile: string } {
+    const root = mkdtempSync(join(tmpdir(), "fedcred-bin-"));
+    folders.push(root);
+    const tmp = join(root, "tmp");
+    mkdirSync(tmp);
+    return { env: { ...process.env, TMPDIR: tmp }, tmp, envFile: join(root, "lab.env") };
+  }
+
+  /** Runs the bin to its end: its exit code and what it wrote to stderr. */
+  async function fails(
+    args: string[],
+    cwd: string,
+    env: NodeJS.ProcessEnv,
+  ): Promise<{ code: number; stderr: string }> {
+    try {
+      await run(process.execPath, [bin, ...args], { cwd, env });
+    } catch (error) {
+      const { code, stderr } = error as { code: number; stderr: string };
+      return { code, stderr };
+    }
+    throw new Error("the bin succeeded");
+  }
+
+  it("refuses a bad configuration file before starting anything: exit 2, the file and the fields, no stack", async () => {
+    const { env, tmp, envFile } = scratch();
+    const cwd = join(envFile, "..");
+    writeFileSync(
+      join(cwd, "lab.json"),
+      JSON.stringify({ tenantId: 5, kubernetes: { serviceaccount: "billing" } }),
+    );
+    expect(await fails(["--config", "lab.json"], cwd, env)).toEqual({
+      code: 2,
+      stderr:
+        "fedcred-emulator: lab.json: tenantId must be a string (a GUID or a domain name), got the number 5\n" +
+        "fedcred-emulator: lab.json: unknown field kubernetes.serviceaccount (did you mean kubernetes.serviceAccount?); kubernetes takes namespace, serviceAccount, tokenExpirationSeconds\n",
+    });
+    writeFileSync(join(cwd, "broken.json"), '{ "tenantId": ');
+    const broken = await fails(["--config", "broken.json"], cwd, env);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/^fedcred-emulator: broken\.json: not JSON: .+\n$/);
+    expect(await fails(["--config", "missing.json"], cwd, env)).toEqual({
+      code: 2,
+      stderr: "fedcred-emulator: missing.json: cannot read the configuration: ENOENT\n",
+    });
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
+  it("refuses a bad command line with exit 2", async () => {
+    const { env, envFile } = scratch();
+    const cwd = join(envFile, "..");
+    expect(await fails(["--port", "1"], cwd, env)).toEqual({
+      code: 2,
+      stderr: "fedcred-emulator: Unknown option '--port'. See fedcred-emulator --help.\n",
+    });
+  });
 });
