@@ -4,6 +4,8 @@ import { parseArgs } from "node:util";
 import { type LabConfig, startLab } from "./lab.js";
 import { LabConfigError, parseLabConfig } from "./lab-config.js";
 
+declare const __PACKAGE_VERSION__: string;
+
 const USAGE = `Usage: fedcred-emulator [--config lab.json] [--dir DIR] [--json]
 
 Starts a federation lab on loopback (Entra ID, a protected resource, an OIDC issuer,
@@ -16,6 +18,7 @@ SIGINT or SIGTERM.
                  kubernetes, aws, issuerSubject, accessTokenLifetimeSeconds, refreshInSeconds, apps)
   --dir DIR      where to write the files (kept on exit)
   --json         print the environment as JSON
+  --version      the version
   --help         this text
 `;
 
@@ -36,6 +39,7 @@ function parseOptions() {
       config: { type: "string" },
       dir: { type: "string" },
       json: { type: "boolean", default: false },
+      version: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   }).values;
@@ -64,6 +68,10 @@ async function main(): Promise<void> {
   const values = parseArguments();
   if (values.help) {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (values.version) {
+    process.stdout.write(`${__PACKAGE_VERSION__}\n`);
     return;
   }
   const config: LabConfig = values.config ? await readConfig(values.config) : {};

@@ -4,6 +4,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -160,6 +161,12 @@ describe("fedcred-emulator", () => {
       rmSync(directory, { recursive: true, force: true });
     }
   }, 30_000);
+
+  it("--version prints the package's version", async () => {
+    const { version } = JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8"));
+    const { stdout } = await run(process.execPath, [bin, "--version"]);
+    expect(stdout).toBe(`${version}\n`);
+  });
 });
 
 describe("fedcred-emulator's refusals", () => {
