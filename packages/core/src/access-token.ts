@@ -1,5 +1,5 @@
 import { inspect } from "node:util";
-import type { AccessToken } from "@azure/core-auth";
+import type { AccessToken } from "./token-credential.js";
 
 function printable(this: AccessToken): Record<string, unknown> {
   return {

@@ -1,5 +1,5 @@
-import type { GetTokenOptions, TokenCredential, TracingContext } from "@azure/core-auth";
 import { AuthenticationError, CredentialUnavailableError } from "./errors.js";
+import type { GetTokenOptions, TokenCredential, TracingContext } from "./token-credential.js";
 
 /**
  * Options of {@link getBearerTokenProvider}: the shape of `@azure/identity`'s.

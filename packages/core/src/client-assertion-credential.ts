@@ -1,4 +1,3 @@
-import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import { raceAbort } from "./abort.js";
 import { createAccessToken, refreshDelay, safetyMargin } from "./access-token.js";
 import type { AssertionContext, AssertionFunc } from "./assertion.js";
@@ -36,6 +35,7 @@ import {
   TokenCache,
   type TokenKey,
 } from "./token-cache.js";
+import type { AccessToken, GetTokenOptions, TokenCredential } from "./token-credential.js";
 import { type TokenProxyRoute, tokenProxyRoute } from "./token-proxy.js";
 import { buildClaims, buildTokenRequest, tokenEndpointFor } from "./token-request.js";
 import { parseTokenResponse, tokenErrorFromResponse } from "./token-response.js";

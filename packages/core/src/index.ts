@@ -1,4 +1,3 @@
-export type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
 export { raceAbort } from "./abort.js";
 export type { AssertionContext, AssertionFunc } from "./assertion.js";
 export { AZURE_AUTHORITY_HOST, AzureAuthorityHosts } from "./authority.js";
@@ -38,6 +37,13 @@ export type {
 } from "./options.js";
 export type { RetryOptions } from "./retry.js";
 export { AZURE_IDENTITY_DISABLE_MULTITENANTAUTH } from "./tenant.js";
+export type {
+  AbortSignalLike,
+  AccessToken,
+  GetTokenOptions,
+  TokenCredential,
+  TracingContext,
+} from "./token-credential.js";
 export { type TokenProxyOptions, tokenProxyBaseUrl } from "./token-proxy.js";
 export {
   createTransport,

@@ -1,6 +1,5 @@
 type Level = "error" | "warning" | "info" | "verbose";
 type LoggerModule = typeof import("@azure/logger");
-type ClientLogger = ReturnType<LoggerModule["createClientLogger"]>;
 
 /**
  * The `fedcred` logger of `@azure/logger` (`AZURE_LOG_LEVEL=info` shows one line per token
@@ -26,7 +25,9 @@ export interface FedcredLogger {
 }
 
 const MAX_HELD_LINES = 1000;
-let client: ClientLogger | undefined;
+/** What fedcred calls on a logger: one function per level. */
+type LevelLogger = Record<Level, (message: string) => void>;
+let client: LevelLogger | undefined;
 let held: Array<[Level, string]> | undefined;
 
 /** The module format of this build, set by the build (`tsdown.base.ts`). */
@@ -46,21 +47,51 @@ export function loadLogger(): void {
   if (client !== undefined || loading) return;
   const load = commonJsRequire();
   if (load !== undefined) {
-    client = (load("@azure/logger") as LoggerModule).createClientLogger("fedcred");
+    try {
+      client = (load("@azure/logger") as LoggerModule).createClientLogger("fedcred");
+    } catch {
+      client = builtInLogger();
+    }
     return;
   }
   loading = true;
   held = [];
-  import("@azure/logger").then(
-    (module) => {
-      client = module.createClientLogger("fedcred");
-      for (const [heldLevel, heldMessage] of held ?? []) client[heldLevel](heldMessage);
+  import("@azure/logger")
+    .then(
+      (module) => {
+        client = module.createClientLogger("fedcred");
+      },
+      () => {
+        client = builtInLogger();
+      },
+    )
+    .finally(() => {
+      for (const [heldLevel, heldMessage] of held ?? []) client?.[heldLevel](heldMessage);
       held = undefined;
-    },
-    () => {
-      held = undefined;
-    },
-  );
+    });
+}
+
+const LEVELS: readonly Level[] = ["error", "warning", "info", "verbose"];
+
+/**
+ * Without `@azure/logger` (an optional peer: every Azure SDK application has it), lines go to
+ * stderr in its format (`azure:fedcred:info ...`) when `AZURE_LOG_LEVEL` asks for them.
+ */
+function builtInLogger(): LevelLogger {
+  const wanted = LEVELS.indexOf((process.env.AZURE_LOG_LEVEL ?? "").trim().toLowerCase() as Level);
+  const line =
+    (level: Level) =>
+    (message: string): void => {
+      if (wanted >= 0 && LEVELS.indexOf(level) <= wanted) {
+        process.stderr.write(`azure:fedcred:${level} ${message}\n`);
+      }
+    };
+  return {
+    error: line("error"),
+    warning: line("warning"),
+    info: line("info"),
+    verbose: line("verbose"),
+  };
 }
 
 function emit(level: Level, message: string): void {

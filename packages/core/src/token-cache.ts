@@ -1,8 +1,8 @@
-import type { AccessToken } from "@azure/core-auth";
 import { raceAbort } from "./abort.js";
 import { evictOldest } from "./bounded-map.js";
 import { AuthenticationError, abortError } from "./errors.js";
 import { plural } from "./text.js";
+import type { AccessToken } from "./token-credential.js";
 
 /** What one cached token is for. */
 export interface TokenKey {
