@@ -1,31 +1,46 @@
 #!/usr/bin/env node
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { type LabConfig, startLab } from "./lab.js";
+import { formatEnvironment, removeEnvFileSync, writeEnvFile } from "./env-file.js";
+import { type Lab, type LabConfig, startLab } from "./lab.js";
 import { LabConfigError, parseLabConfig } from "./lab-config.js";
+import { watchParent } from "./parent-watch.js";
 
 declare const __PACKAGE_VERSION__: string;
 
-const USAGE = `Usage: fedcred-emulator [--config lab.json] [--dir DIR] [--json]
+const USAGE = `Usage: fedcred-emulator [--config lab.json] [--dir DIR] [--write-env FILE] [--json]
 
 Starts a federation lab on loopback (Entra ID, a protected resource, an OIDC issuer,
 a Kubernetes API server and AWS STS), writes the token file, kubeconfig and CA file
 into DIR (a temporary directory by default), prints the environment a program needs
 as "export NAME=value" lines (or one JSON object with --json), and runs until
-SIGINT or SIGTERM.
+SIGINT, SIGTERM or SIGHUP, or until the process that started it exits.
 
-  --config FILE  a JSON lab configuration (tenantId, clientId, roles, resourceAudience,
-                 kubernetes, aws, issuerSubject, accessTokenLifetimeSeconds, refreshInSeconds, apps)
-  --dir DIR      where to write the files (kept on exit)
-  --json         print the environment as JSON
-  --version      the version
-  --help         this text
+  --config FILE    a JSON lab configuration (tenantId, clientId, roles, resourceAudience,
+                   kubernetes, aws, issuerSubject, accessTokenLifetimeSeconds,
+                   refreshInSeconds, apps, directory)
+  --dir DIR        where to write the files (kept on exit)
+  --write-env FILE also write the environment to FILE, atomically, once every server
+                   listens (scripts wait for it to exist); removed on exit
+  --json           print the environment as JSON
+  --ignore-parent  keep running after the process that started it exits
+  --version        the version
+  --help           this text
 `;
 
 /** A mistake in the command line or the configuration: exit 2, and no stack trace. */
 class UsageError extends Error {}
 
 function parseArguments(): ReturnType<typeof parseOptions> {
+  if (process.argv.slice(2).some((argument) => /^--env-file(=|$)/.test(argument))) {
+    throw new UsageError(
+      "--env-file is Node's own option, which Node reads even after a script's name (it stops " +
+        'with "node: FILE: not found" when the file does not exist yet): use --write-env FILE.',
+    );
+  }
   try {
     return parseOptions();
   } catch (error) {
@@ -38,7 +53,9 @@ function parseOptions() {
     options: {
       config: { type: "string" },
       dir: { type: "string" },
+      "write-env": { type: "string" },
       json: { type: "boolean", default: false },
+      "ignore-parent": { type: "boolean", default: false },
       version: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -56,55 +73,92 @@ async function readConfig(path: string): Promise<LabConfig> {
   return parseLabConfig(text, path);
 }
 
+/** Fails before anything starts when the environment file could never be written. */
+function checkEnvFilePath(path: string): void {
+  const folder = dirname(resolve(path));
+  if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`--write-env ${path}: the folder ${folder} does not exist`);
+  }
+  if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`--write-env ${path}: that is a folder`);
+  }
+}
+
 function say(text: string): void {
   for (const line of text.split("\n")) process.stderr.write(`fedcred-emulator: ${line}\n`);
 }
 
-function shellQuote(value: string): string {
-  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 async function main(): Promise<void> {
-  const values = parseArguments();
-  if (values.help) {
+  // A reader that went away (a closed pipe) must not turn the shutdown into a crash.
+  process.stdout.on("error", () => {});
+  process.stderr.on("error", () => {});
+
+  const options = parseArguments();
+  if (options.help) {
     process.stdout.write(USAGE);
     return;
   }
-  if (values.version) {
+  if (options.version) {
     process.stdout.write(`${__PACKAGE_VERSION__}\n`);
     return;
   }
-  const config: LabConfig = values.config ? await readConfig(values.config) : {};
-  if (values.dir) config.directory = values.dir;
-  const lab = await startLab(config);
+  const config = options.config ? await readConfig(options.config) : {};
+  const envFilePath = options["write-env"];
+  if (envFilePath !== undefined) checkEnvFilePath(envFilePath);
 
-  // Listen before printing: whoever reads the environment may signal at once.
+  // The bin makes the temporary folder itself, so that every way out, a failed start included,
+  // removes it: the exit handler runs on process.exit and after the last event.
+  const directory = options.dir ?? config.directory;
+  const ownedDirectory =
+    directory === undefined ? mkdtempSync(join(tmpdir(), "fedcred-lab-")) : undefined;
+  config.directory = directory ?? ownedDirectory;
+  let envFile: { path: string; text: string } | undefined;
+  process.on("exit", () => {
+    if (envFile) removeEnvFileSync(envFile.path, envFile.text);
+    if (ownedDirectory) rmSync(ownedDirectory, { recursive: true, force: true });
+  });
+
+  let lab: Lab | undefined;
   let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`fedcred-emulator: ${signal}, stopping\n`);
-    lab.close().then(
+  const closeAndExit = (running: Lab): void => {
+    setTimeout(() => {
+      say("servers still closing after 10 s, exiting anyway");
+      process.exit(1);
+    }, 10_000).unref();
+    running.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        process.stderr.write(`fedcred-emulator: ${String(error)}\n`);
+        say(String(error));
         process.exit(1);
       },
     );
   };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  const stop = (reason: string): void => {
+    if (stopping) return;
+    stopping = true;
+    stopWatching();
+    say(`${reason}, stopping`);
+    // Still starting: the lab is closed as soon as it is up.
+    if (lab) closeAndExit(lab);
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, stop);
+  const stopWatching = options["ignore-parent"] ? () => {} : watchParent(stop);
 
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify(lab.env, null, 2)}\n`);
-  } else {
-    for (const [name, value] of Object.entries(lab.env)) {
-      process.stdout.write(`export ${name}=${shellQuote(value)}\n`);
-    }
+  lab = await startLab(config);
+  if (stopping) {
+    closeAndExit(lab);
+    return;
   }
-  process.stderr.write(
-    `fedcred-emulator: Entra ${lab.entra.url}, resource ${lab.resource.url}, issuer ${lab.issuer.url}, ` +
-      `Kubernetes ${lab.kubernetes.url}, STS ${lab.sts.url}. Stop with Ctrl-C.\n`,
+  const text = formatEnvironment(lab.env, options.json);
+  if (envFilePath !== undefined) {
+    envFile = { path: envFilePath, text };
+    await writeEnvFile(envFilePath, text);
+  }
+  process.stdout.write(text);
+  say(
+    `Entra ${lab.entra.url}, resource ${lab.resource.url}, issuer ${lab.issuer.url}, ` +
+      `Kubernetes ${lab.kubernetes.url}, STS ${lab.sts.url}` +
+      `${envFilePath === undefined ? "" : `, environment in ${envFilePath}`}. Stop with Ctrl-C.`,
   );
 }
 
