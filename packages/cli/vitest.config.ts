@@ -4,7 +4,8 @@ export default defineProject({
   test: {
     name: "cli",
     include: ["test/**/*.test.ts"],
-    globalSetup: ["test/global-setup.ts"],
+    // Builds this package and the workspace packages it depends on first (turbo, cached).
+    globalSetup: ["../../tests/support/src/build-first.ts"],
     // Each file starts a lab (RSA keys, TLS, five servers) and runs the built command as a
     // subprocess many times: generous on a loaded 2-core CI machine.
     hookTimeout: 120_000,

@@ -11,6 +11,8 @@ export default defineProject({
   test: {
     name: "core",
     include: ["test/**/*.test.ts"],
+    // Builds this package and the workspace packages it depends on first (turbo, cached).
+    globalSetup: ["../../tests/support/src/build-first.ts"],
     // Some tests generate RSA keys and certificates: generous on a loaded 2-core CI machine.
     hookTimeout: 60_000,
     testTimeout: 60_000,

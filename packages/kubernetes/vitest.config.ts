@@ -4,6 +4,8 @@ export default defineProject({
   test: {
     name: "kubernetes",
     include: ["test/**/*.test.ts"],
+    // Builds this package and the workspace packages it depends on first (turbo, cached).
+    globalSetup: ["../../tests/support/src/build-first.ts"],
     // Each file starts an emulated cluster and Entra (RSA keys, TLS): generous on a loaded 2-core CI machine.
     hookTimeout: 60_000,
     testTimeout: 60_000,

@@ -6,6 +6,7 @@ export default defineProject({
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    globalSetup: ["test/global-setup.ts"],
+    // Builds the workspace packages it depends on first (turbo, cached).
+    globalSetup: ["../../tests/support/src/build-first.ts", "test/global-setup.ts"],
   },
 });
