@@ -36,10 +36,60 @@ let project: string;
 let peersProject: string;
 let peersInstalled: Promise<void> | undefined;
 
-async function npmInstall(cwd: string): Promise<void> {
-  await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], {
-    cwd,
-  });
+/**
+ * The lockfile a fresh project starts from: the workspace's packages, and no importers. pnpm
+ * resolves the project's dependencies to versions a lockfile holds when it can, and these are the
+ * ones the workspace's `pnpm install` put in the store: the install needs no registry. pnpm would
+ * also install an optional peer the lockfile holds: `without` names packages left out.
+ * pnpm-lock.yaml holds two YAML documents (pnpm's own, then the workspace's) of top-level keys,
+ * whose entries are keys indented by two spaces.
+ */
+function lockfileSeed(without: string[]): string {
+  const workspace = readFileSync(join(root, "pnpm-lock.yaml"), "utf8").split(/^---$/m).pop()!;
+  const sections = workspace.split(/^(?=\S)/m);
+  const section = (key: string): string =>
+    sections.find((text) => text.startsWith(`${key}:`)) ?? "";
+  const leftOut = (entry: string): boolean =>
+    without.some((name) => entry.startsWith(`  ${name}@`) || entry.startsWith(`  '${name}@`));
+  const entries = (key: string): string =>
+    section(key)
+      .split(/^(?= {2}\S)/m)
+      .filter((entry) => !leftOut(entry))
+      .join("");
+  return [
+    section("lockfileVersion"),
+    section("settings"),
+    "importers:\n\n  .: {}\n\n",
+    entries("packages"),
+    entries("snapshots"),
+  ].join("");
+}
+
+/**
+ * Installs a fresh project with pnpm, offline: the tarballs, and the other packages from the
+ * store that the workspace's `pnpm install` filled. npm's flat node_modules, which most users
+ * have. `overrides` point the tarballs' dependencies on each other (not published) at the
+ * tarballs.
+ */
+async function install(
+  cwd: string,
+  overrides: Record<string, string>,
+  without: string[] = [],
+): Promise<void> {
+  await writeFile(join(cwd, "pnpm-lock.yaml"), lockfileSeed(without));
+  const overridden = Object.entries(overrides).map(
+    ([name, spec]) => `  ${JSON.stringify(name)}: ${JSON.stringify(spec)}\n`,
+  );
+  await writeFile(
+    join(cwd, "pnpm-workspace.yaml"),
+    `nodeLinker: hoisted\noverrides:\n${overridden.join("")}`,
+  );
+  // Under CI pnpm defaults to --frozen-lockfile, which refuses a lockfile without the project.
+  await run("pnpm", ["install", "--offline", "--no-frozen-lockfile"], { cwd }).catch(
+    (error: { stdout: string; stderr: string }) => {
+      throw new Error(`pnpm install in ${cwd} failed:\n${error.stdout}${error.stderr}`);
+    },
+  );
   await cp(join(here, "../fixtures"), cwd, { recursive: true });
 }
 
@@ -84,10 +134,9 @@ beforeAll(async () => {
         "@kubernetes/client-node": "1.4.0",
         "@aws-sdk/client-sts": clientStsVersion,
       },
-      overrides,
     }),
   );
-  peersInstalled = npmInstall(peersProject);
+  peersInstalled = install(peersProject, overrides);
   // Awaited by the tests that use it; until then a failure must not be an unhandled rejection.
   peersInstalled.catch(() => {});
   await writeFile(
@@ -103,10 +152,10 @@ beforeAll(async () => {
         "@azure/core-rest-pipeline": "1.25.1",
         "@azure/logger": "^1.3.0",
       },
-      overrides,
     }),
   );
-  await npmInstall(project);
+  // Without the providers' optional peers, which the workspace's lockfile holds.
+  await install(project, overrides, ["@kubernetes/client-node", "@aws-sdk/client-sts"]);
 });
 
 afterAll(async () => {
@@ -402,7 +451,7 @@ describe("the optional peers of the packed providers", () => {
       expect(manifest.peerDependenciesMeta).toEqual({ [peer]: { optional: true } });
       expect(Object.keys(manifest.dependencies).sort()).toEqual(dependencies);
       expect(JSON.stringify(manifest.dependencies)).not.toContain("workspace:");
-      // What the tests below stand on: npm did not install the optional peer.
+      // What the tests below stand on: pnpm did not install the optional peer.
       expect(existsSync(join(project, "node_modules", ...peer.split("/")))).toBe(false);
     },
   );
