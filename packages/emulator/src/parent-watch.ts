@@ -38,8 +38,8 @@ function isAlive(pid: number): boolean {
 
 /**
  * Calls `onGone` once when the process that started this one goes away: the parent, or the
- * parent's parent, since `npx`, `npm run` and `pnpm` put a shell or a package manager between a
- * user's command and the program. A process whose parent exits is handed to init or a
+ * parent's parent, since `npx` and `npm run` put a shell between the package manager the user
+ * started and the program. A process whose parent exits is handed to init or a
  * subreaper, so a changed parent id means the parent is gone, even before anyone reaps it; on
  * Linux the same holds one level up through /proc, elsewhere the processes' ids are probed.
  * The timer is unref'd: it never keeps the process alive. Returns a function that stops watching.
