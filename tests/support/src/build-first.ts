@@ -5,7 +5,8 @@ import { promisify } from "node:util";
 import type { TestProject } from "vitest/node";
 
 const repositoryRoot = join(import.meta.dirname, "..", "..", "..");
-const turbo = join(repositoryRoot, "node_modules", ".bin", "turbo");
+/** turbo as the root scripts run it: the same task hashes (they hold the Node.js version). */
+const turbo = join(repositoryRoot, "scripts", "turbo.mjs");
 
 /**
  * A vitest global setup (`globalSetup` in a package's vitest.config.ts): builds the package under
@@ -19,7 +20,7 @@ const turbo = join(repositoryRoot, "node_modules", ".bin", "turbo");
 export default async function buildFirst(project: TestProject): Promise<void> {
   const { name } = JSON.parse(readFileSync(join(project.config.root, "package.json"), "utf8"));
   const args = ["run", "build", `--filter=${name}...`, "--output-logs=errors-only"];
-  await promisify(execFile)(turbo, args, { cwd: repositoryRoot }).catch(
+  await promisify(execFile)(process.execPath, [turbo, ...args], { cwd: repositoryRoot }).catch(
     (error: { stdout?: string; stderr?: string }) => {
       throw new Error(
         `turbo ${args.join(" ")} failed:\n${error.stdout ?? ""}${error.stderr ?? ""}`,
