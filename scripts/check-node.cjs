@@ -2,6 +2,9 @@
 // the root package.json's engines.node, with a message naming the version needed, instead of a
 // SyntaxError deep inside a tool. It runs first, on whatever Node.js is there: ES5 and CommonJS
 // only, so that an old Node can parse it.
+// biome-ignore-all lint/style/useNodejsImportProtocol: "node:" needs Node 14.18.
+// biome-ignore-all lint/style/useTemplate: template literals are not ES5.
+// biome-ignore-all lint/complexity/useOptionalChain: optional chaining is not ES5.
 "use strict";
 
 var fs = require("fs");
@@ -13,10 +16,7 @@ function lowestNode() {
   var range = manifest.engines && manifest.engines.node;
   var match = /^>=\s*v?(\d+)\.(\d+)(?:\.(\d+))?$/.exec(String(range).trim());
   if (!match) {
-    throw new Error(
-      "scripts/check-node.cjs reads engines.node as \">=X.Y\"; the root package.json says " +
-        JSON.stringify(range)
-    );
+    throw new Error("scripts/check-node.cjs reads engines.node as >=X.Y, not " + range);
   }
   return [Number(match[1]), Number(match[2]), Number(match[3] || 0)];
 }
@@ -26,25 +26,21 @@ function unsupportedNodeMessage(version) {
   var lowest = lowestNode();
   var parts = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version);
   var current = parts ? [Number(parts[1]), Number(parts[2]), Number(parts[3])] : [0, 0, 0];
-  for (var i = 0; i < 3; i++) {
-    if (current[i] > lowest[i]) return null;
-    if (current[i] < lowest[i]) break;
-  }
-  if (i === 3) return null;
+  var i = 0;
+  while (i < 3 && current[i] === lowest[i]) i++;
+  if (i === 3 || current[i] > lowest[i]) return null;
   var needed = lowest[0] + "." + lowest[1] + (lowest[2] ? "." + lowest[2] : "");
-  return (
-    "fedcred needs Node.js " + needed + " or newer (" + needed + "+, 22 or 24); " +
-    "this is Node.js " + version + " (" + process.execPath + ").\n" +
-    "Switch to a supported Node.js (for example `nvm install 22`) and run the command again."
-  );
+  return [
+    "fedcred needs Node.js " + needed + " or newer (" + needed + "+, 22 or 24); ",
+    "this is Node.js " + version + " (" + process.execPath + ").\n",
+    "Switch to a supported Node.js (for example `nvm install 22`) and run the command again.",
+  ].join("");
 }
 
 module.exports = { unsupportedNodeMessage: unsupportedNodeMessage };
 
-if (require.main === module) {
-  var message = unsupportedNodeMessage(process.version);
-  if (message) {
-    console.error(message);
-    process.exit(1);
-  }
+var message = require.main === module ? unsupportedNodeMessage(process.version) : null;
+if (message) {
+  console.error(message);
+  process.exit(1);
 }

@@ -42,10 +42,14 @@ if (!given("--color") && !given("--no-color")) flags.push(terminal ? "--color" :
 
 // Before any "--": what follows it goes to the tasks.
 const end = args.includes("--") ? args.indexOf("--") : args.length;
-const child = spawn(process.execPath, [turbo, ...args.slice(0, end), ...flags, ...args.slice(end)], {
-  env,
-  stdio: ["inherit", "pipe", "pipe"],
-});
+const child = spawn(
+  process.execPath,
+  [turbo, ...args.slice(0, end), ...flags, ...args.slice(end)],
+  {
+    env,
+    stdio: ["inherit", "pipe", "pipe"],
+  },
+);
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escape sequences start with ESC.
 const ansi = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*\u0007/g;

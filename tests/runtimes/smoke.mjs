@@ -49,7 +49,9 @@ const entra = await startEntra({
       apps: [
         {
           clientId: APP,
-          federatedCredentials: [{ issuer: issuer.issuer, subject: SUBJECT, audiences: [EXCHANGE] }],
+          federatedCredentials: [
+            { issuer: issuer.issuer, subject: SUBJECT, audiences: [EXCHANGE] },
+          ],
         },
       ],
     },
@@ -81,7 +83,10 @@ try {
   );
 
   const strangerFile = join(directory, "stranger");
-  const stranger = await issuer.mint({ subject: "repo:acme/other:ref:refs/heads/main", audience: EXCHANGE });
+  const stranger = await issuer.mint({
+    subject: "repo:acme/other:ref:refs/heads/main",
+    audience: EXCHANGE,
+  });
   await writeFile(strangerFile, stranger);
   const refused = new ClientAssertionCredential(TENANT, APP, fromFile({ path: strangerFile }), {
     authorityHost: entra.url,
