@@ -202,16 +202,18 @@ describe("fedcred doctor finds what is wrong", () => {
     expect(find(loopback.checks, "proxy").detail).toBe(
       "HTTPS_PROXY=http://proxy.corp.example:3128 (with credentials, not shown) is set, but localhost is a loopback host, which is never proxied; NO_PROXY=.corp.example",
     );
+    // A proxy on loopback where nothing listens: the request for the remote authority goes to
+    // it (and fails), so nothing, not even a DNS query, leaves the machine.
     const remote = await doctor(
       labEnvironment(lab, {
-        https_proxy: proxy,
+        https_proxy: "http://alice:s3cret@127.0.0.1:9",
         AZURE_AUTHORITY_HOST: "https://login.microsoftonline.com/",
       }),
       "--timeout",
       "2",
     );
     expect(find(remote.checks, "proxy").detail).toBe(
-      "https_proxy=http://proxy.corp.example:3128 (with credentials, not shown): token requests to login.microsoftonline.com go through it",
+      "https_proxy=http://127.0.0.1:9 (with credentials, not shown): token requests to login.microsoftonline.com go through it",
     );
     // The reachability check goes through that proxy, which does not exist.
     expect(find(remote.checks, "authority reachable").ok).toBe(false);
