@@ -5,9 +5,12 @@
 //   globalEnv), so a run on Node 22 never replays what Node 20 cached;
 // - keeps turbo's telemetry off and, for tests, the AWS SDK's Node-version notice quiet;
 // - no colour codes when the output is not a terminal;
+// - after a test run, runs the repository's checks (scripts/check-engines.mjs: every runtime
+//   dependency accepts our lowest Node line; scripts/check-packages.mjs: every package packs fit
+//   to publish), each counted as one test;
 // - ends with one line of totals summed from every vitest run: `N passed, N failed, N skipped`.
 // The exit code is turbo's.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
 import checkNode from "./check-node.cjs";
@@ -89,7 +92,29 @@ relay(child.stderr, process.stderr);
 process.on("SIGINT", () => {});
 for (const signal of ["SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
 
+/**
+ * The repository's own checks, after the tasks of a test run: every runtime dependency accepts
+ * our lowest Node line, and every package packs fit to publish. Each counts as one test.
+ */
+function repositoryChecks() {
+  let failed = 0;
+  for (const script of ["check-engines.mjs", "check-packages.mjs"]) {
+    const run = spawnSync(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], {
+      env,
+      stdio: "inherit",
+    });
+    if (run.status === 0) totals.passed += 1;
+    else {
+      totals.failed += 1;
+      failed += 1;
+    }
+  }
+  return failed;
+}
+
 child.on("close", (code, signal) => {
+  const checksFailed = args.includes("test") && !signal ? repositoryChecks() : 0;
+  if (checksFailed > 0 && code === 0) code = 1;
   if (summaries > 0 || args.includes("test")) {
     if (code !== 0 && totals.failed === 0) {
       console.log("No test failed, but a task did (see turbo's Failed: line above).");
