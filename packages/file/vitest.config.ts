@@ -6,5 +6,8 @@ export default defineProject({
     include: ["test/**/*.test.ts"],
     // Builds this package and the workspace packages it depends on first (turbo, cached).
     globalSetup: ["../../tests/support/src/build-first.ts"],
+    // Rotation tests run a kubelet-style writer alongside: generous on a loaded 2-core CI machine.
+    hookTimeout: 60_000,
+    testTimeout: 60_000,
   },
 });
