@@ -193,7 +193,8 @@ describe("a proxy that misbehaves", () => {
     setTimeout(() => controller.abort(), 100);
     const abortedAt = Date.now();
     await expect(pending).rejects.toMatchObject({ name: "AbortError" });
-    expect(Date.now() - abortedAt).toBeLessThan(1000);
+    // Well under the 30 s the silent proxy would hold it; generous for a loaded CI machine.
+    expect(Date.now() - abortedAt).toBeLessThan(5000);
   });
 
   for (const later of ["silent", "close", "an endpoint that never answers"] as const) {

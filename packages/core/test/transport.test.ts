@@ -404,7 +404,7 @@ describe("deadline", () => {
     await server.allClosed();
   });
 
-  it("clears its timer once the request settles", async () => {
+  it("clears its timer once the request settles", { retry: 2 }, async () => {
     const server = await serve((_request, socket) => respond(socket, 200, "{}"));
     const client = transport();
     await client.send(get(`${server.url}/warm`));
@@ -413,7 +413,7 @@ describe("deadline", () => {
     expect(activeResources("Timeout")).toBe(timers);
   });
 
-  it("a background request holds no ref'd socket or timer, a foreground one does", async () => {
+  it("a background request holds no ref'd socket or timer, a foreground one does", { retry: 2 }, async () => {
     const server = await serve(() => {});
     const client = transport();
     const abort = new AbortController();

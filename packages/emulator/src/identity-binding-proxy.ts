@@ -11,7 +11,7 @@ import { isIP } from "node:net";
 import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import { isLoopbackUrl } from "./fetch-json.js";
 import { answerFailures, readBodyBytes, sendJson, serve } from "./http.js";
-import { createTlsAuthority } from "./tls.js";
+import { createTlsAuthority, type TlsAuthority } from "./tls.js";
 
 /**
  * Options of {@link startIdentityBindingProxy}.
@@ -86,9 +86,11 @@ export interface IdentityBindingProxy {
    * Generates a new CA and a server certificate for `serverName` and serves it to every new
    * handshake; returns the new CA's PEM. The old CA no longer validates new handshakes. Idle
    * keep-alive connections are closed and session tickets renewed, as a proxy restarted with
-   * its new certificate would.
+   * its new certificate would. Pass `authority` (from `createTlsAuthority(name, [serverName],
+   * { loopback: false })`) to serve a CA made beforehand: a platform publishes the new CA
+   * before it switches.
    */
-  rotateCertificate(): Promise<string>;
+  rotateCertificate(authority?: TlsAuthority): Promise<string>;
   /** Stops listening, ends every open connection and abandons requests still being forwarded. */
   close(): Promise<void>;
 }
@@ -204,10 +206,12 @@ export async function startIdentityBindingProxy(
   let forwardedCount = 0;
   let caCertificate = "";
   let context: SecureContext | undefined;
-  const install = async (): Promise<string> => {
-    const authority = await createTlsAuthority("fedcred identity-binding proxy CA", [serverName], {
-      loopback: false,
-    });
+  const install = async (given?: TlsAuthority): Promise<string> => {
+    const authority =
+      given ??
+      (await createTlsAuthority("fedcred identity-binding proxy CA", [serverName], {
+        loopback: false,
+      }));
     context = createSecureContext({
       cert: authority.serverCertificate,
       key: authority.serverKey,
@@ -320,15 +324,17 @@ export async function startIdentityBindingProxy(
     get forwardedCount() {
       return forwardedCount;
     },
-    rotateCertificate() {
+    rotateCertificate(authority?: TlsAuthority) {
       // Idle keep-alive connections end, as when a proxy restarts with its new certificate: the
       // next request handshakes anew and must trust the new CA.
-      const next = rotation.then(install).then((ca) => {
-        server.closeIdleConnections();
-        // New session-ticket keys too: no client resumes a session made under the old certificate.
-        server.setTicketKeys(randomBytes(48));
-        return ca;
-      });
+      const next = rotation
+        .then(() => install(authority))
+        .then((ca) => {
+          server.closeIdleConnections();
+          // New session-ticket keys too: no client resumes a session made under the old certificate.
+          server.setTicketKeys(randomBytes(48));
+          return ca;
+        });
       rotation = next.catch(() => undefined);
       return next;
     },

@@ -8,6 +8,7 @@ import {
   CredentialUnavailableError,
 } from "@fedcred/core";
 import {
+  createTlsAuthority,
   type EntraEmulator,
   type IdentityBindingProxy,
   type ProjectedVolume,
@@ -285,12 +286,14 @@ describe("AKS identity bindings: enableAzureProxy", () => {
     const caller = (async () => {
       while (!stop) await next().catch((error: unknown) => failures.push(error));
     })();
-    const thirdCa = await proxy.rotateCertificate().then(async (ca) => {
-      await writeFile(path, `${secondCa}\n${ca}`);
-      return ca;
+    const third = await createTlsAuthority("rotated proxy CA", [proxy.serverName], {
+      loopback: false,
     });
+    await writeFile(path, `${secondCa}\n${third.caCertificate}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    await writeFile(path, thirdCa);
+    await proxy.rotateCertificate(third);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await writeFile(path, third.caCertificate);
     await new Promise((resolve) => setTimeout(resolve, 50));
     stop = true;
     await caller;
