@@ -8,7 +8,10 @@ import { afterAll } from "vitest";
 // Whatever a test needs it sets itself, pointing the SDK at a loopback server, so no test
 // can reach real AWS.
 for (const name of Object.keys(process.env)) {
-  if (name.startsWith("AWS_")) delete process.env[name];
+  // The switch that quiets the SDK's Node-version notice (scripts/turbo.mjs sets it) stays.
+  if (name.startsWith("AWS_") && name !== "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED") {
+    delete process.env[name];
+  }
 }
 const directory = mkdtempSync(join(tmpdir(), "fedcred-aws-"));
 const empty = join(directory, "empty");
