@@ -1,8 +1,8 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { bareEnvironment, fedcred } from "./fedcred.js";
+import { bareEnvironment, fedcred, unsignedJwt } from "./fedcred.js";
 
 const env = bareEnvironment(mkdtempSync(join(tmpdir(), "fedcred-cli-")));
 const COMMANDS = ["token", "inspect", "doctor", "demo"];
@@ -82,5 +82,34 @@ describe("fedcred's command line", () => {
     const timeout = await fedcred(["doctor", "--timeout", "soon"], { env });
     expect(timeout.code).toBe(2);
     expect(timeout.stderr).toContain("--timeout must be a number of seconds");
+  });
+});
+
+describe("a reader that goes away", () => {
+  it("ends quietly with 0, not an EPIPE stack trace, when stdout's reader closes early", async () => {
+    const { spawn } = await import("node:child_process");
+    const home = mkdtempSync(join(tmpdir(), "fedcred-cli-epipe-"));
+    const bin = join(import.meta.dirname, "..", "dist", "bin.mjs");
+    const token = join(home, "token.jwt");
+    writeFileSync(
+      token,
+      unsignedJwt(
+        { alg: "RS256" },
+        { iss: "https://issuer.test", sub: "a", aud: "b", exp: 4102444800 },
+      ),
+    );
+    const child = spawn(process.execPath, [bin, "inspect", token], {
+      env: bareEnvironment(home),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += String(chunk);
+    });
+    // `| head -c 1`: read one chunk, then close the pipe.
+    child.stdout.once("data", () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(stderr).not.toContain("EPIPE");
+    expect(code).toBe(0);
   });
 });

@@ -64,7 +64,7 @@ export const doctor: Command = {
     const timeoutSeconds = values.timeout === undefined ? 5 : Number(values.timeout);
     if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0 || timeoutSeconds > 300) {
       throw new UsageError(
-        `--timeout must be a number of seconds from 0 to 300, got ${JSON.stringify(values.timeout)}.`,
+        `--timeout must be a number of seconds above 0 and at most 300, got ${JSON.stringify(values.timeout)}.`,
       );
     }
     const checks: Check[] = [];
