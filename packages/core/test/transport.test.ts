@@ -413,7 +413,9 @@ describe("deadline", () => {
     expect(activeResources("Timeout")).toBe(timers);
   });
 
-  it("a background request holds no ref'd socket or timer, a foreground one does", { retry: 2 }, async () => {
+  it("a background request holds no ref'd socket or timer, a foreground one does", {
+    retry: 2,
+  }, async () => {
     const server = await serve(() => {});
     const client = transport();
     const abort = new AbortController();
