@@ -387,7 +387,7 @@ async function runToExit(
   const exit = await run("node", ["--import", "./loopback-only.mjs", fixture], {
     cwd: peersProject,
     env,
-    timeout: 20_000,
+    timeout: 90_000,
     killSignal: "SIGKILL",
   }).then(
     ({ stdout, stderr }) => ({ code: 0, signal: null, stdout, stderr }),
