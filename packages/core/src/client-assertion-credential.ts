@@ -478,7 +478,9 @@ export class ClientAssertionCredential implements TokenCredential {
       const sentAt = performance.now();
       const sentAtWall = Date.now();
       const log = `token request tenant=${key.tenantId} scopes=${key.scopesKey} client-request-id=${clientRequestId} attempt=${attempt}`;
-      const tls = await this.#tokenProxyTls();
+      // Asked per attempt only when it is a function (a CA that rotates); no await otherwise.
+      const proxyTls = this.#tokenProxy?.tls;
+      const tls = typeof proxyTls === "function" ? await this.#tokenProxyTls(proxyTls) : proxyTls;
       let response: Awaited<ReturnType<Transport["send"]>>;
       try {
         response = await this.#transport.send({
@@ -564,10 +566,10 @@ export class ClientAssertionCredential implements TokenCredential {
     }
   }
 
-  /** The token proxy's TLS settings for this request; a function is asked each time (CA rotation). */
-  async #tokenProxyTls(): Promise<DestinationTls | undefined> {
-    const tls = this.#tokenProxy?.tls;
-    if (typeof tls !== "function") return tls;
+  /** The token proxy's TLS settings from its function, asked before each attempt (CA rotation). */
+  async #tokenProxyTls(
+    tls: () => DestinationTls | Promise<DestinationTls>,
+  ): Promise<DestinationTls | undefined> {
     try {
       return await tls();
     } catch (error) {
