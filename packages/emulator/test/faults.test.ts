@@ -1,3 +1,5 @@
+import { request as httpsRequest } from "node:https";
+import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Federation, startFederation } from "./support/federation.js";
 import { ASSERTION_TYPE, postToken } from "./support/token-request.js";
@@ -127,5 +129,116 @@ describe("Entra faults", () => {
     expect(entra.tokenRequestCount).toBe(0);
     expect(entra.faults.queued).toHaveLength(0);
     expect((await postToken(entra.tokenEndpoint(tenantId), await form())).status).toBe(200);
+  });
+});
+
+/** A raw token request over node:https: the bytes as sent (no decoding), and how the body ended. */
+function rawBytes(): Promise<{
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  complete: boolean;
+}> {
+  return form().then(
+    (fields) =>
+      new Promise((resolve, reject) => {
+        const request = httpsRequest(
+          federation.entra.tokenEndpoint(federation.tenantId),
+          { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" } },
+          (response) => {
+            const chunks: Buffer[] = [];
+            const finish = (): void =>
+              resolve({
+                status: response.statusCode ?? 0,
+                headers: response.headers,
+                body: Buffer.concat(chunks),
+                complete: response.complete,
+              });
+            response.on("data", (chunk: Buffer) => chunks.push(chunk));
+            response.on("end", finish);
+            response.on("error", finish);
+            response.on("aborted", () => {});
+          },
+        );
+        request.on("error", reject);
+        request.end(new URLSearchParams(fields).toString());
+      }),
+  );
+}
+
+describe("Entra faults a hostile or broken endpoint plays", () => {
+  it("sends half a body under a Content-Length of the whole, then drops the connection", async () => {
+    federation.entra.injectFault({ kind: "truncated-body" });
+    const { status, headers, body, complete } = await rawBytes();
+    expect(status).toBe(200);
+    expect(Number(headers["content-length"])).toBeGreaterThan(body.length);
+    expect(body.length).toBeGreaterThan(0);
+    expect(complete).toBe(false);
+    expect(federation.entra.tokenRequestCount).toBe(1);
+  });
+
+  it("answers a token response without access_token, or with expires_in missing or nonsense", async () => {
+    const { entra } = federation;
+    entra.injectFault({ kind: "token-response", omit: ["access_token"] });
+    entra.injectFault({ kind: "token-response", omit: ["expires_in"] });
+    entra.injectFault({ kind: "token-response", fields: { expires_in: "soon" } });
+    const noToken = (await (await rawTokenRequest()).json()) as Record<string, unknown>;
+    expect(noToken).not.toHaveProperty("access_token");
+    expect(noToken.token_type).toBe("Bearer");
+    expect(await (await rawTokenRequest()).json()).not.toHaveProperty("expires_in");
+    expect(((await (await rawTokenRequest()).json()) as { expires_in: unknown }).expires_in).toBe(
+      "soon",
+    );
+  });
+
+  it("redirects with every 3xx status to the Location given, and with none", async () => {
+    const { entra } = federation;
+    for (const status of [301, 302, 303, 307, 308]) {
+      entra.injectFault({ kind: "redirect", status, location: "https://127.0.0.1:9/elsewhere" });
+      const response = await form().then((body) =>
+        fetch(entra.tokenEndpoint(federation.tenantId), {
+          method: "POST",
+          redirect: "manual",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams(body).toString(),
+        }),
+      );
+      expect(response.status).toBe(status);
+      expect(response.headers.get("location")).toBe("https://127.0.0.1:9/elsewhere");
+    }
+    entra.injectFault({ kind: "redirect" });
+    const bare = await rawBytes();
+    expect(bare.status).toBe(302);
+    expect(bare.headers.location).toBeUndefined();
+    expect(entra.requests.map((request) => request.status)).toEqual([301, 302, 303, 307, 308, 302]);
+  });
+
+  it("sends an oversized body of the bytes asked for", async () => {
+    federation.entra.injectFault({ kind: "oversized", bytes: 3 * 1024 * 1024 });
+    const { status, body, complete } = await rawBytes();
+    expect(status).toBe(200);
+    expect(complete).toBe(true);
+    expect(body.length).toBe(3 * 1024 * 1024);
+    expect(body.subarray(0, 14).toString()).toBe('{"token_type":');
+  });
+
+  it("sends compressed bombs: a small gzip, deflate or br body that decodes to the bytes asked for", async () => {
+    const decoders = { gzip: gunzipSync, deflate: inflateSync, br: brotliDecompressSync };
+    for (const encoding of ["gzip", "deflate", "br"] as const) {
+      federation.entra.injectFault({ kind: "compressed-bomb", encoding, bytes: 4 * 1024 * 1024 });
+      const { status, headers, body } = await rawBytes();
+      expect(status).toBe(200);
+      expect(headers["content-encoding"]).toBe(encoding);
+      expect(body.length).toBeLessThan(64 * 1024);
+      const decoded = decoders[encoding](body);
+      expect(decoded.length).toBe(4 * 1024 * 1024);
+      expect(decoded.subarray(0, 17).toString()).toBe('{"access_token":"');
+    }
+  });
+
+  it("answers 500 for a fault it cannot play, and recovers", async () => {
+    federation.entra.injectFault({ kind: "oversized", bytes: -1 });
+    expect((await rawBytes()).status).toBe(500);
+    expect((await rawTokenRequest()).status).toBe(200);
   });
 });
