@@ -5,10 +5,19 @@ export {
   type GetBearerTokenProviderOptions,
   getBearerTokenProvider,
 } from "./bearer-token-provider.js";
+export { chainAssertions } from "./chain.js";
 export {
   ClientAssertionCredential,
   type ClientAssertionCredentialOptions,
 } from "./client-assertion-credential.js";
+export {
+  type DetectAssertionOptions,
+  type DetectedAssertion,
+  type DetectedSource,
+  type Detection,
+  describeDetection,
+  detectAssertion,
+} from "./detect.js";
 export {
   AuthenticationError,
   type AuthenticationErrorCode,
@@ -25,6 +34,7 @@ export {
   type MemoizedAssertion,
   memoizeAssertion,
 } from "./memo.js";
+export { isMetadataHostname } from "./metadata-endpoint.js";
 export type {
   HttpClientLike,
   HttpHeadersLike,
@@ -45,6 +55,11 @@ export type {
   TracingContext,
 } from "./token-credential.js";
 export { type TokenProxyOptions, tokenProxyBaseUrl } from "./token-proxy.js";
+export {
+  DEFAULT_TOKEN_STORE_TIMEOUT_MS,
+  type TokenStore,
+  type TokenStoreOperationOptions,
+} from "./token-store.js";
 export {
   createTransport,
   type DestinationTls,

@@ -1,5 +1,6 @@
 import { raceAbort } from "./abort.js";
 import { abortReason, invalidConfiguration } from "./errors.js";
+import { checkMetadataServiceUrl } from "./metadata-endpoint.js";
 import type { HttpClientLike, ProxySettings, TlsSettings } from "./options.js";
 import { type ProxyRules, readProxyRules } from "./proxy.js";
 import { MAX_TIMER_DELAY_MS } from "./retry.js";
@@ -88,6 +89,13 @@ export interface HttpRequest {
   clientRequestId?: string | undefined;
   /** TLS settings for this destination only: its CA (the only one trusted) and server name. */
   tls?: DestinationTls | undefined;
+  /**
+   * `true` for a request to a cloud's metadata or identity service on the host (Azure IMDS, App
+   * Service's identity endpoint, GCP's metadata server): plain http is allowed also to link-local
+   * addresses (`169.254.x.x`) and `metadata.google.internal`, and the request never goes through
+   * a proxy (as the Azure and Google SDKs send them: a proxy would answer for another machine).
+   */
+  metadataService?: boolean | undefined;
 }
 
 /**
@@ -136,8 +144,11 @@ export interface Transport {
   close(): void;
 }
 
-/** The URL of a request, refused unless it is https, or http to a literal loopback host. */
-function checkUrl(value: string): URL {
+/**
+ * The URL of a request, refused unless it is https, or http to a literal loopback host (or, for a
+ * `metadataService` request, a metadata host).
+ */
+function checkUrl(value: string, metadataService: boolean): URL {
   let url: URL;
   try {
     url = new URL(value);
@@ -149,7 +160,9 @@ function checkUrl(value: string): URL {
       `fedcred sends requests over https only (plain http to loopback hosts), not ${url.protocol.slice(0, -1)}.`,
     );
   }
-  if (url.protocol === "http:" && !isLoopbackHostname(url.hostname)) {
+  if (metadataService) {
+    checkMetadataServiceUrl(url, displayUrl(url));
+  } else if (url.protocol === "http:" && !isLoopbackHostname(url.hostname)) {
     throw invalidConfiguration(
       `fedcred sends plain http only to loopback hosts (localhost, 127.x.x.x, [::1]): use https for ${displayUrl(url)}.`,
     );
@@ -195,8 +208,10 @@ export function createTransport(options: TransportOptions = {}): Transport {
   const tunnels = new TunnelConnections(tls);
 
   async function send(request: HttpRequest): Promise<HttpResponse> {
-    const url = checkUrl(request.url);
-    const route = proxies?.routeFor(url);
+    const metadataService = request.metadataService === true;
+    const url = checkUrl(request.url, metadataService);
+    // Metadata services answer only on the host itself: never through a proxy.
+    const route = metadataService ? undefined : proxies?.routeFor(url);
     const context: RequestContext = {
       display: displayUrl(url),
       origin: url.origin,
