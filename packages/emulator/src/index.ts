@@ -10,6 +10,14 @@ export type {
 } from "./aws-sts.js";
 export { startAwsSts } from "./aws-sts.js";
 export type {
+  AzurePipelinesOidc,
+  AzurePipelinesOptions,
+  AzurePipelinesRequestRecord,
+  AzurePipelinesServiceConnection,
+} from "./azure-pipelines.js";
+export { startAzurePipelines } from "./azure-pipelines.js";
+export type { CannedAnswer } from "./canned-answer.js";
+export type {
   CertificateAuthority,
   IssueCertificateOptions,
   IssuedCertificate,
@@ -28,6 +36,13 @@ export type { EntraErrorBody, EntraErrorName } from "./entra-errors.js";
 export type { Fault, QueuedFault } from "./faults.js";
 export { FaultQueue } from "./faults.js";
 export type { FederatedCredential } from "./federated-assertion.js";
+export type {
+  GitHubActionsJob,
+  GitHubActionsOptions,
+  GitHubActionsRequestRecord,
+  GitHubActionsTokenService,
+} from "./github-actions.js";
+export { startGitHubActions } from "./github-actions.js";
 export type { Handler, ListenOptions, RunningServer } from "./http.js";
 export type {
   IdentityBindingProxy,
