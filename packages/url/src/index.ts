@@ -1,0 +1,1 @@
+export { type FromUrlOptions, fromUrl } from "./from-url.js";
