@@ -37,6 +37,15 @@ export type { Fault, QueuedFault } from "./faults.js";
 export { FaultQueue } from "./faults.js";
 export type { FederatedCredential } from "./federated-assertion.js";
 export type {
+  GcpInstance,
+  GcpMetadataConfig,
+  GcpMetadataRequestRecord,
+  GcpMetadataServer,
+  GcpServiceAccount,
+  MetadataFault,
+} from "./gcp-metadata.js";
+export { startGcpMetadata } from "./gcp-metadata.js";
+export type {
   GitHubActionsJob,
   GitHubActionsOptions,
   GitHubActionsRequestRecord,
@@ -50,6 +59,14 @@ export type {
   IdentityBindingProxyRecord,
 } from "./identity-binding-proxy.js";
 export { startIdentityBindingProxy } from "./identity-binding-proxy.js";
+export type {
+  IdentityEndpointFault,
+  ImdsConfig,
+  ImdsRequestRecord,
+  ImdsServer,
+  ManagedIdentity,
+} from "./imds.js";
+export { startImds } from "./imds.js";
 export type { IssuerConfig, MintOptions, OidcIssuer } from "./issuer.js";
 export { startIssuer } from "./issuer.js";
 export type { SigningKey } from "./keys.js";
