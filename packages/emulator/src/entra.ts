@@ -184,6 +184,7 @@ const OIDC_SCOPES = new Set(["openid", "profile", "offline_access", "email"]);
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 const MAX_FEDERATED_CREDENTIALS = 20;
+const CLIENT_CLOSED = 499;
 
 function resolveApp(app: EntraApp): ResolvedApp {
   const federatedCredentials = app.federatedCredentials ?? [];
@@ -401,7 +402,9 @@ export async function startEntra(config: EntraConfig = {}): Promise<EntraEmulato
     record.form = parsed.form;
     const fault = faults.take();
     if (fault && (await playFault(fault, response))) {
-      record.status = fault.kind === "drop" ? 0 : response.statusCode;
+      // 499 (nginx's "client closed request"): the client went away before any answer.
+      record.status =
+        fault.kind === "drop" ? 0 : response.headersSent ? response.statusCode : CLIENT_CLOSED;
       return;
     }
     const correlationId = String(request.headers["client-request-id"] ?? newId());

@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
+import { brotliCompressSync, constants, deflateSync, gzipSync } from "node:zlib";
 import { entraErrorBody, refusals } from "./entra-errors.js";
 
 /**
@@ -174,12 +174,13 @@ function bomb(encoding: "gzip" | "deflate" | "br", bytes: number): Buffer {
   if (compressed === undefined) {
     const plain = Buffer.alloc(bytes, 0x20);
     plain.write('{"access_token":"');
+    // Brotli's default quality takes seconds on 16 MiB; quality 1 still packs it into a few KiB.
     compressed =
       encoding === "gzip"
         ? gzipSync(plain, { level: 9 })
         : encoding === "deflate"
           ? deflateSync(plain, { level: 9 })
-          : brotliCompressSync(plain);
+          : brotliCompressSync(plain, { params: { [constants.BROTLI_PARAM_QUALITY]: 1 } });
     bombs.set(key, compressed);
   }
   return compressed;
