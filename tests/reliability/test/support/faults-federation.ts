@@ -144,3 +144,23 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
   }
   throw new Error("expected a rejection, got a value");
 }
+
+/**
+ * Waits on real timers until `condition` holds (vi.waitFor would move faked clocks along).
+ * Fails after `timeoutMs`.
+ */
+export async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  // process.uptime() runs on the real clock: the tests fake only Date and performance.
+  const deadline = process.uptime() * 1000 + timeoutMs;
+  while (!condition()) {
+    if (process.uptime() * 1000 > deadline) {
+      throw new Error(`condition not met within ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Lets real time pass: `ms` on the real timers, whatever the faked clocks say. */
+export function settle(ms = 50): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
