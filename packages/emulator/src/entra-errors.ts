@@ -214,6 +214,12 @@ export const refusals = {
       700024,
       `Client assertion is not within its valid time range. Current time: ${entraInstant(now)}, assertion valid from ${entraInstant(validFrom)}, expiry time of assertion ${entraInstant(expires)}. ${CERTIFICATE_DOCS}`,
     ),
+  externalTokenTooLong: (issuedAt: number, expires: number): EntraRefusal =>
+    refuse(
+      "invalid_request",
+      70023,
+      `External OIDC Provider token must have a lifetime of less than or equal to 1.01:00:00. Token issued at ${issuedAt}. Token expires on ${expires}.`,
+    ),
   noIssuerMatch: (issuer: string): EntraRefusal => noFederatedMatch(700211, "issuer", issuer),
   noAudienceMatch: (audience: string): EntraRefusal =>
     noFederatedMatch(700212, "audience", audience),

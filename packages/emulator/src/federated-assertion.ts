@@ -37,6 +37,11 @@ export interface FederatedAssertionCheck {
 
 // Entra verifies workload tokens signed with RSA keys; the AWS STS docs say to pick RS256 for it.
 const SUPPORTED_ALGORITHMS = new Set(["RS256"]);
+/**
+ * 1 day 1 hour: Entra refuses external tokens that live longer (AADSTS70023, "must have a
+ * lifetime of less than or equal to 1.01:00:00. Token issued at {iat}. Token expires on {exp}.").
+ */
+const MAX_EXTERNAL_TOKEN_LIFETIME_SECONDS = 25 * 3600;
 
 function audiencesOf(payload: JWTPayload): string[] {
   if (typeof payload.aud === "string") return [payload.aud];
@@ -45,9 +50,9 @@ function audiencesOf(payload: JWTPayload): string[] {
 }
 
 /**
- * Checks a federated client assertion the way Entra does: find the app's federated credentials
- * by issuer, then audience, then subject (exact, case-sensitive), then verify the signature with
- * the issuer's published key. Answers the refusal, or `undefined` when the assertion is good.
+ * Checks a federated client assertion the way Entra does: a lifetime (`exp - iat`) of at most
+ * 1 day 1 hour, then find the app's federated credentials by issuer, then audience, then subject
+ * (exact, case-sensitive), then verify the signature with the issuer's published key. Answers the refusal, or `undefined` when the assertion is good.
  *
  * @example
  * ```ts
@@ -62,6 +67,15 @@ export async function checkFederatedAssertion(
   const subject = typeof payload.sub === "string" ? payload.sub : "";
   const audiences = audiencesOf(payload);
   if (!issuer || !subject || audiences.length === 0) return refusals.malformedAssertion();
+  // Entra's text measures the lifetime from `iat`; a token without one is measured from `nbf`.
+  const issuedAt = typeof payload.iat === "number" ? payload.iat : payload.nbf;
+  if (
+    typeof issuedAt === "number" &&
+    typeof payload.exp === "number" &&
+    payload.exp - issuedAt > MAX_EXTERNAL_TOKEN_LIFETIME_SECONDS
+  ) {
+    return refusals.externalTokenTooLong(issuedAt, payload.exp);
+  }
 
   const byIssuer = credentials.filter((credential) => credential.issuer === issuer);
   if (byIssuer.length === 0) return refusals.noIssuerMatch(issuer);
