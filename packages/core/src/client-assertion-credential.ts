@@ -39,6 +39,12 @@ import type { AccessToken, GetTokenOptions, TokenCredential } from "./token-cred
 import { type TokenProxyRoute, tokenProxyRoute } from "./token-proxy.js";
 import { buildClaims, buildTokenRequest, tokenEndpointFor } from "./token-request.js";
 import { parseTokenResponse, tokenErrorFromResponse } from "./token-response.js";
+import {
+  DEFAULT_TOKEN_STORE_TIMEOUT_MS,
+  SharedTokenStore,
+  type TokenStore,
+  tokenStoreKey,
+} from "./token-store.js";
 import { withTokenSpan } from "./tracing.js";
 import {
   createTransport,
@@ -133,6 +139,7 @@ export class ClientAssertionCredential implements TokenCredential {
   readonly #transport: Transport;
   readonly #tokenProxy: TokenProxyRoute | undefined;
   readonly #cache: TokenCache;
+  readonly #store: SharedTokenStore | undefined;
   #closed = false;
 
   /**
@@ -251,9 +258,9 @@ export class ClientAssertionCredential implements TokenCredential {
     for (const warning of [...ignoredOptionWarnings(options), ...injectedClientWarnings(options)]) {
       logger.warning(warning);
     }
+    this.#store = sharedTokenStore(options.tokenStore);
     this.#cache = new TokenCache(
-      (key, context) =>
-        this.#requestToken(key, buildClaims(undefined, key.enableCae), context, undefined),
+      (key, context) => this.#requestShared(key, context, undefined),
       (key, error) =>
         logger.warning(
           `background refresh failed tenant=${key.tenantId} scopes=${key.scopesKey}: ${error instanceof Error ? error.message : String(error)}; the cached token stays in use`,
@@ -356,8 +363,7 @@ export class ClientAssertionCredential implements TokenCredential {
       signal,
       tracingOptions === undefined
         ? undefined
-        : (k, context) =>
-            this.#requestToken(k, buildClaims(undefined, k.enableCae), context, tracingOptions),
+        : (k, context) => this.#requestShared(k, context, tracingOptions),
     );
   }
 
@@ -365,6 +371,23 @@ export class ClientAssertionCredential implements TokenCredential {
     return new CredentialUnavailableError(
       "The credential was closed: create a new ClientAssertionCredential to get tokens.",
       "credential_closed",
+    );
+  }
+
+  /** A token shared by the fleet: from the token store, else from Entra under the store's lease. */
+  #requestShared(
+    key: TokenKey,
+    context: AcquireContext,
+    tracingOptions: GetTokenOptions["tracingOptions"],
+  ): Promise<AcquiredToken> {
+    const request = (): Promise<AcquiredToken> =>
+      this.#requestToken(key, buildClaims(undefined, key.enableCae), context, tracingOptions);
+    if (this.#store === undefined) return request();
+    return this.#store.acquire(
+      tokenStoreKey(this.#authorityHost, this.#clientId, key),
+      context.signal,
+      context.background,
+      request,
     );
   }
 
@@ -603,6 +626,29 @@ export class ClientAssertionCredential implements TokenCredential {
       refreshAt: sent.sentAt + refreshInMsAfterSend,
     };
   }
+}
+
+/** The credential's use of `options.tokenStore`, checked. */
+function sharedTokenStore(store: TokenStore | undefined): SharedTokenStore | undefined {
+  if (store === undefined || store === null) return undefined;
+  if (
+    typeof store !== "object" ||
+    typeof store.get !== "function" ||
+    typeof store.set !== "function" ||
+    typeof store.lease !== "function"
+  ) {
+    throw invalidConfiguration(
+      `options.tokenStore must be a TokenStore (an object with get, set and lease, such as redisTokenStore() of @fedcred/redis), got ${describeValue(store)}.`,
+    );
+  }
+  const leaseInMs = duration(store.leaseInMs ?? null, "options.tokenStore.leaseInMs", 0, 1);
+  const timeoutInMs = duration(
+    store.operationTimeoutInMs,
+    "options.tokenStore.operationTimeoutInMs",
+    DEFAULT_TOKEN_STORE_TIMEOUT_MS,
+    1,
+  );
+  return new SharedTokenStore(store, timeoutInMs, leaseInMs);
 }
 
 /**

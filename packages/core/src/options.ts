@@ -1,5 +1,6 @@
 import type { RetryOptions } from "./retry.js";
 import type { TokenProxyOptions } from "./token-proxy.js";
+import type { TokenStore } from "./token-store.js";
 import type { FetchLike } from "./transport-fetch.js";
 
 /**
@@ -81,7 +82,7 @@ export interface ClientAssertionCredentialOptions {
   disableInstanceDiscovery?: boolean;
   /**
    * Accepted, not honoured: fedcred caches tokens in memory, per credential. Warned about when
-   * `enabled` is `true`. A shared token store is coming.
+   * `enabled` is `true`. To share tokens between processes, set `tokenStore`.
    */
   tokenCachePersistenceOptions?: {
     enabled?: boolean;
@@ -131,6 +132,15 @@ export interface ClientAssertionCredentialOptions {
    * CAE mode). Default 10 000; when full, the least recently used token is evicted first.
    */
   maxCacheEntries?: number;
+  /**
+   * fedcred only. A token store shared by processes (a fleet), behind the in-process cache:
+   * on an in-process miss the credential asks the store before Entra, and one process of the
+   * fleet at a time asks Entra for a key (a lease) while the others wait for its token. A store
+   * that fails, hangs or returns garbage is logged once and bypassed, never failing a caller.
+   * Cache hits never touch it. Claims-challenge tokens are never shared. See {@link TokenStore};
+   * `redisTokenStore` of `@fedcred/redis` is one.
+   */
+  tokenStore?: TokenStore;
 }
 
 /**
@@ -244,7 +254,7 @@ export function ignoredOptionWarnings(options: ClientAssertionCredentialOptions)
   if (options.tokenCachePersistenceOptions?.enabled === true) {
     warn(
       "tokenCachePersistenceOptions",
-      "fedcred caches tokens in memory, per credential, and persists none; a shared token store is coming.",
+      "fedcred caches tokens in memory, per credential, and persists none; to share tokens between processes, set tokenStore (@fedcred/redis has one).",
     );
   }
   if (isNonEmpty(options.additionalPolicies)) {

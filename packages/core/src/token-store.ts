@@ -1,0 +1,359 @@
+import { createHash } from "node:crypto";
+import { createAccessToken } from "./access-token.js";
+import { abortReason } from "./errors.js";
+import { logger } from "./logger.js";
+import { sleep } from "./retry.js";
+import type { AcquiredToken, TokenKey } from "./token-cache.js";
+
+/**
+ * What a {@link TokenStore} operation gets: a signal that aborts when the operation's time is up
+ * (`operationTimeoutInMs`) or nobody waits for it any more. A store may ignore it: the
+ * credential stops waiting either way.
+ *
+ * @example
+ * ```ts
+ * import type { TokenStoreOperationOptions } from "@fedcred/core";
+ *
+ * const options: TokenStoreOperationOptions = { signal: AbortSignal.timeout(500) };
+ * ```
+ */
+export interface TokenStoreOperationOptions {
+  signal: AbortSignal;
+}
+
+/**
+ * A second-level token cache shared by processes (a fleet of replicas), behind each
+ * credential's in-process cache: set it as `ClientAssertionCredentialOptions.tokenStore`.
+ * `@fedcred/redis`'s `redisTokenStore` is one; any engine with a get, a set with a time to live
+ * and an atomic set-if-absent with a time to live fits.
+ *
+ * The credential hands the store opaque keys and values:
+ * - keys are 43 characters of base64url (a SHA-256 of the authority host, the tenant in lower
+ *   case, the client id, the sorted scopes and the CAE mode); the store adds its own prefix;
+ * - values are strings holding the access token: a store keeps them confidential
+ *   (`@fedcred/redis` seals them with AES-256-GCM, bound to their key).
+ *
+ * How the credential uses it, on an in-process cache miss (never on a hit):
+ * 1. `get(key)`: a valid token there is used and cached in process;
+ * 2. otherwise `lease(key)`: `true` means this process asks Entra, then `set`s the token with a
+ *    time to live no longer than its refresh time (and so never beyond its expiry less the
+ *    safety margin); `false` means another process holds the lease: the credential polls
+ *    `get` (from 20 ms up to every 250 ms) and tries `lease` again, so once a holder's lease
+ *    ends (a holder that died, say) the next process takes it. It waits at most three leases
+ *    before asking Entra itself.
+ *
+ * Every operation may fail, hang or return garbage: the credential gives each one
+ * `operationTimeoutInMs` (default {@link DEFAULT_TOKEN_STORE_TIMEOUT_MS}), logs the first failure
+ * of an outage at warning level, then leaves the store alone for a few seconds and behaves as
+ * without one; it logs when the store answers again. Claims-challenge tokens never go to the
+ * store.
+ *
+ * @example
+ * ```ts
+ * import type { TokenStore } from "@fedcred/core";
+ *
+ * // One process's store, for tests: a Map with expiry.
+ * const entries = new Map<string, { value: string; until: number }>();
+ * const store: TokenStore = {
+ *   leaseInMs: 10_000,
+ *   async get(key) {
+ *     const entry = entries.get(key);
+ *     return entry !== undefined && entry.until > Date.now() ? entry.value : undefined;
+ *   },
+ *   async set(key, value, timeToLiveInMs) {
+ *     entries.set(key, { value, until: Date.now() + timeToLiveInMs });
+ *   },
+ *   async lease(key) {
+ *     const name = `lease:${key}`;
+ *     const held = entries.get(name);
+ *     if (held !== undefined && held.until > Date.now()) return false;
+ *     entries.set(name, { value: "", until: Date.now() + 10_000 });
+ *     return true;
+ *   },
+ * };
+ * ```
+ */
+export interface TokenStore {
+  /** The value stored under `key`, or `undefined` when there is none (or it expired). */
+  get(key: string, options: TokenStoreOperationOptions): Promise<string | undefined>;
+  /** Stores `value` under `key` for `timeToLiveInMs` milliseconds (a whole number, at least 1). */
+  set(
+    key: string,
+    value: string,
+    timeToLiveInMs: number,
+    options: TokenStoreOperationOptions,
+  ): Promise<void>;
+  /**
+   * Takes the lease on `key` for `leaseInMs` when nobody holds it (atomically: one caller in
+   * the fleet wins), and says whether this caller now holds it. A lease is never released: it
+   * ends by itself, or matters no more once the token is stored.
+   */
+  lease(key: string, options: TokenStoreOperationOptions): Promise<boolean>;
+  /** How long a lease lasts, in ms: how long a dead holder can keep the others waiting. */
+  readonly leaseInMs: number;
+  /** How long one operation may take, in ms. Default {@link DEFAULT_TOKEN_STORE_TIMEOUT_MS}. */
+  readonly operationTimeoutInMs?: number;
+}
+
+/** How long one token store operation may take when the store does not say. */
+export const DEFAULT_TOKEN_STORE_TIMEOUT_MS = 500;
+/** After a failure, the store is left alone this long (the credential goes to Entra directly). */
+const BYPASS_AFTER_FAILURE_MS = 5_000;
+const FIRST_POLL_MS = 20;
+const MAX_POLL_MS = 250;
+const MAX_TOKEN_LENGTH = 64 * 1024;
+
+/** What a store value holds: the token and its times, in ms since the epoch. */
+interface StoredToken {
+  v: 1;
+  token: string;
+  expiresOnTimestamp: number;
+  refreshAfterTimestamp: number;
+  /** Wall time after which the token is no longer served (its expiry less the safety margin). */
+  serveUntilTimestamp: number;
+}
+
+class StoreFailure extends Error {}
+
+/** How a store is doing, shared by every credential of the process that uses it: one warning per outage. */
+interface StoreHealth {
+  /** Until this monotonic time the store is left alone. */
+  bypassUntil: number;
+  down: boolean;
+  garbageReported: boolean;
+}
+
+const healthOfStores = new WeakMap<TokenStore, StoreHealth>();
+
+/** The store key of `key` for this credential: a SHA-256, base64url, of everything the token is for. */
+export function tokenStoreKey(authorityHost: string, clientId: string, key: TokenKey): string {
+  return createHash("sha256")
+    .update(
+      JSON.stringify([
+        "fedcred-token-v1",
+        authorityHost.toLowerCase(),
+        key.tenantKey,
+        clientId,
+        [...key.scopes].sort(),
+        key.enableCae,
+      ]),
+    )
+    .digest("base64url");
+}
+
+/** The wall-clock times of a token acquired in this process, as a store value. */
+export function serializeStoredToken(acquired: AcquiredToken): {
+  value: string;
+  timeToLiveInMs: number;
+} {
+  const wallNow = Date.now();
+  const monoNow = performance.now();
+  const serveUntilTimestamp = Math.floor(wallNow + (acquired.serveUntil - monoNow));
+  const refreshAfterTimestamp = Math.min(
+    acquired.token.refreshAfterTimestamp ?? serveUntilTimestamp,
+    serveUntilTimestamp,
+  );
+  const stored: StoredToken = {
+    v: 1,
+    token: acquired.token.token,
+    expiresOnTimestamp: acquired.token.expiresOnTimestamp,
+    refreshAfterTimestamp,
+    serveUntilTimestamp,
+  };
+  return {
+    value: JSON.stringify(stored),
+    timeToLiveInMs: Math.floor(refreshAfterTimestamp - wallNow),
+  };
+}
+
+/**
+ * A store value as a token, validated like a token from Entra: `undefined` for a value that
+ * is not one of ours (garbage is reported by throwing), or one past its refresh time.
+ */
+export function parseStoredToken(value: string): AcquiredToken | undefined {
+  let stored: Partial<StoredToken>;
+  try {
+    stored = JSON.parse(value) as Partial<StoredToken>;
+  } catch {
+    throw new StoreFailure("the token store returned a value that is not a stored token");
+  }
+  const { token, expiresOnTimestamp: expiresOn, refreshAfterTimestamp: refreshAfter } = stored;
+  const serveUntil = stored.serveUntilTimestamp;
+  if (
+    stored === null ||
+    typeof stored !== "object" ||
+    stored.v !== 1 ||
+    typeof token !== "string" ||
+    token.length === 0 ||
+    token.length > MAX_TOKEN_LENGTH ||
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: what a token may not hold
+    /[\s\u0000-\u001f\u007f]/.test(token) ||
+    !Number.isFinite(expiresOn) ||
+    !Number.isFinite(refreshAfter) ||
+    !Number.isFinite(serveUntil) ||
+    (serveUntil as number) > (expiresOn as number) ||
+    (refreshAfter as number) > (serveUntil as number)
+  ) {
+    throw new StoreFailure("the token store returned a value that is not a stored token");
+  }
+  const wallNow = Date.now();
+  // Never served past its expiry less the safety margin; past its refresh time, it is a miss:
+  // the fleet's next request replaces it.
+  if (wallNow >= (refreshAfter as number) || wallNow >= (serveUntil as number)) return undefined;
+  const monoNow = performance.now();
+  return {
+    token: createAccessToken(token, expiresOn as number, refreshAfter as number),
+    serveUntil: monoNow + ((serveUntil as number) - wallNow),
+    refreshAt: monoNow + ((refreshAfter as number) - wallNow),
+  };
+}
+
+/**
+ * A credential's use of its token store: timeouts on every operation, a bypass after a failure,
+ * one warning per outage, and the lease protocol (see {@link TokenStore}).
+ */
+export class SharedTokenStore {
+  readonly #store: TokenStore;
+  readonly #timeoutInMs: number;
+  readonly #leaseInMs: number;
+  readonly #health: StoreHealth;
+
+  constructor(store: TokenStore, timeoutInMs: number, leaseInMs: number) {
+    this.#store = store;
+    this.#timeoutInMs = timeoutInMs;
+    this.#leaseInMs = leaseInMs;
+    let health = healthOfStores.get(store);
+    if (health === undefined) {
+      health = { bypassUntil: 0, down: false, garbageReported: false };
+      healthOfStores.set(store, health);
+    }
+    this.#health = health;
+  }
+
+  /**
+   * The token for `storeKey` from the store, or from `request` (Entra) under the fleet's lease,
+   * then written to the store. Any store failure falls back to `request`.
+   */
+  async acquire(
+    storeKey: string,
+    signal: AbortSignal,
+    background: boolean,
+    request: () => Promise<AcquiredToken>,
+  ): Promise<AcquiredToken> {
+    const found = await this.#read(storeKey, signal, background);
+    if (found !== undefined) return found;
+    const giveUpAt = performance.now() + 3 * this.#leaseInMs;
+    let delay = FIRST_POLL_MS;
+    for (;;) {
+      const leased = await this.#operation(signal, background, (options) =>
+        this.#store.lease(storeKey, options),
+      );
+      // Held by another process: wait for its token. Held by us, or no store: ask Entra.
+      if (leased !== false || performance.now() >= giveUpAt) break;
+      await sleep(delay * (0.75 + Math.random() / 2), signal, background);
+      delay = Math.min(delay * 2, MAX_POLL_MS);
+      const polled = await this.#read(storeKey, signal, background);
+      if (polled !== undefined) return polled;
+    }
+    const acquired = await request();
+    const { value, timeToLiveInMs } = serializeStoredToken(acquired);
+    if (timeToLiveInMs >= 1) {
+      await this.#operation(signal, background, (options) =>
+        this.#store.set(storeKey, value, timeToLiveInMs, options),
+      );
+    }
+    return acquired;
+  }
+
+  async #read(
+    storeKey: string,
+    signal: AbortSignal,
+    background: boolean,
+  ): Promise<AcquiredToken | undefined> {
+    const value = await this.#operation(signal, background, (options) =>
+      this.#store.get(storeKey, options),
+    );
+    if (value === undefined || value === null) return undefined;
+    try {
+      if (typeof value !== "string") {
+        throw new StoreFailure("the token store's get returned something other than a string");
+      }
+      const token = parseStoredToken(value);
+      this.#health.garbageReported = false;
+      return token;
+    } catch (error) {
+      // A miss: the token from Entra overwrites it. Reported once until a good value is read.
+      if (!this.#health.garbageReported) {
+        this.#health.garbageReported = true;
+        logger.warning(
+          `${error instanceof Error ? error.message : String(error)}; it is treated as a miss`,
+        );
+      }
+      return undefined;
+    }
+  }
+
+  /**
+   * Runs one store operation within the timeout; `undefined` when the store is bypassed, fails
+   * or is too slow. Rejects only when `signal` aborts.
+   */
+  async #operation<T>(
+    signal: AbortSignal,
+    background: boolean,
+    run: (options: TokenStoreOperationOptions) => Promise<T>,
+  ): Promise<T | undefined> {
+    if (signal.aborted) throw abortReason(signal);
+    if (performance.now() < this.#health.bypassUntil) return undefined;
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const error = new StoreFailure(
+            `the token store did not answer within ${this.#timeoutInMs} ms`,
+          );
+          controller.abort(error);
+          reject(error);
+        }, this.#timeoutInMs);
+        if (background) timer.unref();
+      });
+      const aborted = new Promise<never>((_, reject) => {
+        controller.signal.addEventListener("abort", () => reject(controller.signal.reason), {
+          once: true,
+        });
+      });
+      aborted.catch(() => {});
+      timedOut.catch(() => {});
+      const work = Promise.resolve().then(() => run({ signal: controller.signal }));
+      work.catch(() => {});
+      const result = await Promise.race([work, timedOut, aborted]);
+      this.#answered();
+      return result;
+    } catch (error) {
+      if (signal.aborted) throw abortReason(signal);
+      this.#failed(error);
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #answered(): void {
+    if (!this.#health.down) return;
+    this.#health.down = false;
+    logger.info("the token store answers again; tokens are shared again");
+  }
+
+  #failed(error: unknown): void {
+    this.#health.bypassUntil = performance.now() + BYPASS_AFTER_FAILURE_MS;
+    if (this.#health.down) return;
+    this.#health.down = true;
+    const reason = error instanceof Error ? error.message : String(error);
+    logger.warning(
+      `the token store failed (${reason}); tokens come from Entra without it, and the store is tried again in ${BYPASS_AFTER_FAILURE_MS / 1000} seconds`,
+    );
+  }
+}

@@ -1,0 +1,327 @@
+import { setTimeout as delay } from "node:timers/promises";
+import { AzureLogger, setLogLevel } from "@azure/logger";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ClientAssertionCredential } from "../src/client-assertion-credential.js";
+import { CredentialUnavailableError } from "../src/errors.js";
+import type { TokenStore, TokenStoreOperationOptions } from "../src/token-store.js";
+import {
+  CLIENT,
+  fakeJwt,
+  type Reply,
+  SCOPE,
+  startTokenServer,
+  TENANT,
+  type TokenServer,
+  tokenSuccess,
+} from "./token-server.js";
+
+/** A store shared by the credentials of one test, as Redis is shared by a fleet: every call recorded. */
+class MemoryStore implements TokenStore {
+  readonly entries = new Map<string, { value: string; until: number }>();
+  readonly calls: Array<{ op: "get" | "set" | "lease"; key: string; ttl?: number; at: number }> =
+    [];
+  leaseInMs = 2_000;
+  operationTimeoutInMs: number | undefined = undefined;
+  /** Replaces every operation when set: a failing, hanging or lying store. */
+  fault: ((op: string) => Promise<unknown>) | undefined;
+
+  async get(key: string, _options: TokenStoreOperationOptions): Promise<string | undefined> {
+    this.calls.push({ op: "get", key, at: Date.now() });
+    if (this.fault) return (await this.fault("get")) as string | undefined;
+    const entry = this.entries.get(key);
+    return entry !== undefined && entry.until > Date.now() ? entry.value : undefined;
+  }
+
+  async set(key: string, value: string, ttl: number): Promise<void> {
+    this.calls.push({ op: "set", key, ttl, at: Date.now() });
+    if (this.fault) {
+      await this.fault("set");
+      return;
+    }
+    this.entries.set(key, { value, until: Date.now() + ttl });
+  }
+
+  async lease(key: string): Promise<boolean> {
+    this.calls.push({ op: "lease", key, at: Date.now() });
+    if (this.fault) return (await this.fault("lease")) as boolean;
+    const name = `lease:${key}`;
+    const held = this.entries.get(name);
+    if (held !== undefined && held.until > Date.now()) return false;
+    this.entries.set(name, { value: "held", until: Date.now() + this.leaseInMs });
+    return true;
+  }
+
+  count(op: "get" | "set" | "lease"): number {
+    return this.calls.filter((call) => call.op === op).length;
+  }
+}
+
+let server: TokenServer;
+let store: MemoryStore;
+const credentials: ClientAssertionCredential[] = [];
+const lines: string[] = [];
+const originalLog = AzureLogger.log;
+
+function credential(
+  options: { tenantId?: string; clientId?: string; tokenStore?: TokenStore | null } = {},
+): ClientAssertionCredential {
+  const created = new ClientAssertionCredential(
+    options.tenantId ?? TENANT,
+    options.clientId ?? CLIENT,
+    () => fakeJwt({ sub: "workload" }),
+    {
+      authorityHost: server.authorityHost,
+      retryOptions: { maxRetries: 0 },
+      tokenStore: options.tokenStore === null ? undefined : (options.tokenStore ?? store),
+    },
+  );
+  credentials.push(created);
+  return created;
+}
+
+beforeAll(async () => {
+  server = await startTokenServer();
+  AzureLogger.log = (...args: unknown[]) => lines.push(args.map(String).join(" "));
+  setLogLevel("info");
+});
+
+afterAll(async () => {
+  AzureLogger.log = originalLog;
+  setLogLevel(undefined as never);
+  await server.close();
+});
+
+beforeEach(() => {
+  server.requests.length = 0;
+  server.replies.length = 0;
+  server.expiresIn = 3599;
+  store = new MemoryStore();
+  lines.length = 0;
+});
+
+afterEach(async () => {
+  await Promise.all(credentials.splice(0).map((c) => c.close()));
+});
+
+const storeWarnings = (): string[] =>
+  lines.filter((line) => line.includes("warning") && line.includes("token store"));
+
+describe("a token store behind the in-process cache", () => {
+  it("shares a token between credentials: the second one sends no token request", async () => {
+    const first = await credential().getToken(SCOPE);
+    expect(server.requests).toHaveLength(1);
+    const second = await credential().getToken(SCOPE);
+    expect(server.requests).toHaveLength(1);
+    expect(second.token).toBe(first.token);
+    expect(second.expiresOnTimestamp).toBe(first.expiresOnTimestamp);
+    expect(second.refreshAfterTimestamp).toBe(first.refreshAfterTimestamp);
+    // Asked the store before Entra, took the lease, wrote the token.
+    expect(store.calls.slice(0, 3).map((call) => call.op)).toEqual(["get", "lease", "set"]);
+    const [key] = [...store.entries.keys()].filter((name) => !name.startsWith("lease:"));
+    expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(key).not.toContain(TENANT);
+  });
+
+  it("writes the token with a time to live that ends at its refresh time, before its expiry less the margin", async () => {
+    const startedAt = Date.now();
+    const token = await credential().getToken(SCOPE);
+    const ttl = store.calls.find((call) => call.op === "set")?.ttl ?? Number.NaN;
+    expect(ttl).toBeGreaterThan(3_000_000);
+    expect(startedAt + ttl).toBeLessThanOrEqual(token.refreshAfterTimestamp ?? 0);
+    expect(startedAt + ttl).toBeLessThanOrEqual(token.expiresOnTimestamp - 30_000);
+  });
+
+  it("never touches the store on an in-process hit", async () => {
+    const cred = credential();
+    await cred.getToken(SCOPE);
+    const calls = store.calls.length;
+    for (let i = 0; i < 1000; i++) await cred.getToken(SCOPE);
+    await cred.getToken([SCOPE]);
+    expect(store.calls.length).toBe(calls);
+  });
+
+  it("caches a token read from the store in process", async () => {
+    await credential().getToken(SCOPE);
+    const reader = credential();
+    await reader.getToken(SCOPE);
+    const calls = store.calls.length;
+    await reader.getToken(SCOPE);
+    expect(store.calls.length).toBe(calls);
+  });
+
+  it("keys by authority host, case-folded tenant, client id, sorted scopes and CAE mode", async () => {
+    await credential().getToken(SCOPE);
+    await credential({ tenantId: TENANT.toUpperCase() }).getToken(SCOPE);
+    expect(server.requests).toHaveLength(1);
+    await credential({ clientId: "99999999-2222-3333-4444-555555555555" }).getToken(SCOPE);
+    expect(server.requests).toHaveLength(2);
+    await credential().getToken(SCOPE, { enableCae: true });
+    expect(server.requests).toHaveLength(3);
+    expect(server.requests[2]?.form.claims).toContain("cp1");
+    await credential().getToken(SCOPE, { enableCae: true });
+    expect(server.requests).toHaveLength(3);
+    await credential().getToken(["b/.default", "a/.default"]);
+    await credential().getToken(["a/.default", "b/.default"]);
+    expect(server.requests).toHaveLength(4);
+    const keys = new Set(store.calls.filter((c) => c.op === "set").map((c) => c.key));
+    expect(keys.size).toBe(4);
+  });
+
+  it("a background refresh takes the fleet's newer token from the store, and stops there", async () => {
+    server.expiresIn = 4;
+    const a = credential();
+    const b = credential();
+    const first = await a.getToken(SCOPE);
+    expect((await b.getToken(SCOPE)).token).toBe(first.token);
+    await delay(Math.max(0, (first.refreshAfterTimestamp ?? 0) - Date.now()) + 100);
+    // Both serve the cached token at once and refresh behind it: one from Entra, one from the store.
+    expect((await a.getToken(SCOPE)).token).toBe(first.token);
+    await delay(300);
+    expect((await b.getToken(SCOPE)).token).toBe(first.token);
+    await delay(300);
+    const renewedA = await a.getToken(SCOPE);
+    const renewedB = await b.getToken(SCOPE);
+    expect(renewedA.token).not.toBe(first.token);
+    expect(renewedB.token).toBe(renewedA.token);
+    expect(server.requests).toHaveLength(2);
+    const calls = store.calls.length;
+    for (let i = 0; i < 100; i++) await b.getToken(SCOPE);
+    expect(store.calls.length).toBe(calls);
+  });
+
+  it("never shares a claims-challenge token: the store is not asked and not written", async () => {
+    const claims = '{"access_token":{"nbf":{"essential":true,"value":"1"}}}';
+    await credential().getToken(SCOPE, { claims });
+    expect(server.requests).toHaveLength(1);
+    expect(server.requests[0]?.form.claims).toBeDefined();
+    expect(store.calls).toEqual([]);
+  });
+
+  it("single flight across credentials: callers of two credentials at once cause one request", async () => {
+    server.replies.push({ ...(tokenSuccess("slow-token") as object), delayMs: 300 } as Reply);
+    const a = credential();
+    const b = credential();
+    const tokens = await Promise.all([
+      ...Array.from({ length: 5 }, () => a.getToken(SCOPE)),
+      ...Array.from({ length: 5 }, () => b.getToken(SCOPE)),
+    ]);
+    expect(server.requests).toHaveLength(1);
+    expect(new Set(tokens.map((t) => t.token))).toEqual(new Set(["slow-token"]));
+    // One lease won, the other credential polled the store until the token appeared.
+    expect(store.count("lease")).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a holder that never writes blocks the others only until its lease ends", async () => {
+    store.leaseInMs = 400;
+    const key = await storeKeyOf();
+    // A holder took the lease and died.
+    store.entries.set(`lease:${key}`, { value: "held", until: Date.now() + 400 });
+    const token = await credential().getToken(SCOPE);
+    expect(token.token).toMatch(/^access-token-/);
+    expect(server.requests).toHaveLength(1);
+    expect(store.count("lease")).toBeGreaterThan(1);
+  });
+
+  it("an abort while waiting for another holder rejects with AbortError and sends nothing", async () => {
+    const key = await storeKeyOf();
+    store.entries.set(`lease:${key}`, { value: "held", until: Date.now() + 60_000 });
+    store.leaseInMs = 60_000;
+    const controller = new AbortController();
+    const pending = credential().getToken(SCOPE, { abortSignal: controller.signal });
+    await delay(100);
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ name: "AbortError" });
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("a value past its expiry, or past its refresh time, is a miss", async () => {
+    await credential().getToken(SCOPE);
+    const key = store.calls.find((call) => call.op === "set")?.key ?? "";
+    const value = JSON.parse(store.entries.get(key)?.value ?? "{}");
+    for (const stale of [
+      {
+        ...value,
+        expiresOnTimestamp: Date.now() - 1,
+        serveUntilTimestamp: Date.now() - 2,
+        refreshAfterTimestamp: Date.now() - 3,
+      },
+      { ...value, refreshAfterTimestamp: Date.now() - 1 },
+    ]) {
+      store.entries.set(key, { value: JSON.stringify(stale), until: Date.now() + 60_000 });
+      store.entries.delete(`lease:${key}`);
+      const before = server.requests.length;
+      const token = await credential().getToken(SCOPE);
+      expect(server.requests.length).toBe(before + 1);
+      expect(token.token).not.toBe(value.token);
+    }
+  });
+
+  it("garbage from the store is a miss, logged once; the token from Entra replaces it", async () => {
+    const key = await storeKeyOf();
+    store.entries.set(key, { value: "not json", until: Date.now() + 60_000 });
+    const token = await credential().getToken(SCOPE);
+    expect(server.requests).toHaveLength(1);
+    expect(JSON.parse(store.entries.get(key)?.value ?? "{}").token).toBe(token.token);
+    for (const garbage of ['{"v":1,"token":"a b"}', "[]", "null"]) {
+      store.entries.set(key, { value: garbage, until: Date.now() + 60_000 });
+      store.entries.delete(`lease:${key}`);
+      await credential().getToken(SCOPE);
+    }
+    expect(server.requests).toHaveLength(4);
+    expect(lines.filter((line) => line.includes("not a stored token"))).toHaveLength(1);
+  });
+
+  it("a failing store never fails a caller: Entra answers, one warning per outage, then the store is used again", async () => {
+    store.fault = async () => {
+      throw new Error("ECONNREFUSED 127.0.0.1:6379");
+    };
+    const tokens = await Promise.all(
+      [credential(), credential(), credential()].map((c) => c.getToken(SCOPE)),
+    );
+    expect(tokens.every((t) => t.token.startsWith("access-token-"))).toBe(true);
+    expect(server.requests).toHaveLength(3);
+    expect(storeWarnings()).toHaveLength(1);
+    expect(storeWarnings()[0]).toContain("ECONNREFUSED");
+    // Bypassed after the failure: later misses do not ask the store at all.
+    const calls = store.calls.length;
+    await credential().getToken(SCOPE);
+    expect(store.calls.length).toBe(calls);
+    // After the bypass the store is asked again and shares tokens again.
+    store.fault = undefined;
+    await delay(5_200);
+    const resumed = await credential().getToken(SCOPE);
+    const shared = await credential().getToken(SCOPE);
+    expect(server.requests).toHaveLength(5);
+    expect(shared.token).toBe(resumed.token);
+    expect(lines.some((line) => line.includes("token store answers again"))).toBe(true);
+    expect(storeWarnings()).toHaveLength(1);
+  });
+
+  it("a store that hangs costs each operation its timeout, then the caller gets Entra's token", async () => {
+    store.operationTimeoutInMs = 50;
+    store.fault = () => new Promise(() => {});
+    const token = await credential().getToken(SCOPE);
+    expect(token.token).toMatch(/^access-token-/);
+    expect(server.requests).toHaveLength(1);
+    expect(storeWarnings()[0]).toContain("did not answer within 50 ms");
+  });
+
+  it("refuses a tokenStore that is not one, naming the option", () => {
+    for (const bad of [{}, { get() {}, set() {}, lease() {} }, "redis://x"]) {
+      expect(() => credential({ tokenStore: bad as unknown as TokenStore })).toThrow(
+        CredentialUnavailableError,
+      );
+    }
+    expect(() => credential({ tokenStore: { get() {}, set() {}, lease() {} } as never })).toThrow(
+      /options\.tokenStore\.leaseInMs/,
+    );
+  });
+});
+
+/** The store key of the test's tenant, client and scope: what the credential writes. */
+async function storeKeyOf(): Promise<string> {
+  const probe = new MemoryStore();
+  await credential({ tokenStore: probe }).getToken(SCOPE);
+  server.requests.length = 0;
+  return probe.calls.find((call) => call.op === "set")?.key ?? "";
+}
