@@ -61,11 +61,6 @@ export {
   type TokenStoreOperationOptions,
 } from "./token-store.js";
 export {
-  DEFAULT_TOKEN_STORE_TIMEOUT_MS,
-  type TokenStore,
-  type TokenStoreOperationOptions,
-} from "./token-store.js";
-export {
   createTransport,
   type DestinationTls,
   type FetchLike,
