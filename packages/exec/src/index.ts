@@ -1,0 +1,1 @@
+export { FEDCRED_ALLOW_EXECUTABLES, type FromExecOptions, fromExec } from "./from-exec.js";
