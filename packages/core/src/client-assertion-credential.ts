@@ -27,7 +27,7 @@ import {
 import { checkScopes, scopesKey } from "./scopes.js";
 import { createScrubber } from "./scrub.js";
 import { checkTenantId, resolveTenant } from "./tenant.js";
-import { describeValue, plural } from "./text.js";
+import { describeValue, plural, thrownMessage } from "./text.js";
 import {
   type AcquireContext,
   type AcquiredToken,
@@ -458,7 +458,7 @@ export class ClientAssertionCredential implements TokenCredential {
       if (signal.aborted) throw abortReason(signal);
       if (FedcredError.isInstance(error)) throw error;
       throw new AuthenticationError(
-        `The assertion function failed: ${error instanceof Error ? error.message : String(error)}`,
+        `The assertion function failed: ${thrownMessage(error)}`,
         "assertion_failed",
         { cause: error },
       );
@@ -597,10 +597,9 @@ export class ClientAssertionCredential implements TokenCredential {
       return await tls();
     } catch (error) {
       if (FedcredError.isInstance(error)) throw error;
-      throw invalidConfiguration(
-        `options.tokenProxy.tls failed: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
-      );
+      throw invalidConfiguration(`options.tokenProxy.tls failed: ${thrownMessage(error)}`, {
+        cause: error,
+      });
     }
   }
 

@@ -11,3 +11,16 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
+
+/**
+ * What a thrown value says, for a message: an error's message, else the value as a string, else
+ * (a value with no string form, such as an object without a prototype) what kind of value it is.
+ */
+export function thrownMessage(value: unknown): string {
+  if (value instanceof Error && typeof value.message === "string") return value.message;
+  try {
+    return String(value);
+  } catch {
+    return `${describeValue(value)} that has no string form`;
+  }
+}

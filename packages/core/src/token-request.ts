@@ -32,16 +32,28 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** Sets an own property, whatever its name: `merged.__proto__ = value` would change the prototype. */
+function setOwn(object: JsonObject, key: string, value: unknown): void {
+  Object.defineProperty(object, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
+
 function mergeClaims(target: JsonObject, source: JsonObject): JsonObject {
-  const merged: JsonObject = { ...target };
+  const merged: JsonObject = {};
+  for (const [key, value] of Object.entries(target)) setOwn(merged, key, value);
   for (const [key, value] of Object.entries(source)) {
-    const existing = merged[key];
+    // Own properties only: a claim named like an Object.prototype member is just a claim.
+    const existing = Object.hasOwn(merged, key) ? merged[key] : undefined;
     if (key === "values" && Array.isArray(existing) && Array.isArray(value)) {
-      merged[key] = [...new Set([...existing, ...value])];
+      setOwn(merged, key, [...new Set([...existing, ...value])]);
     } else if (isObject(existing) && isObject(value)) {
-      merged[key] = mergeClaims(existing, value);
+      setOwn(merged, key, mergeClaims(existing, value));
     } else {
-      merged[key] = value;
+      setOwn(merged, key, value);
     }
   }
   return merged;
