@@ -1,0 +1,205 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  AuthenticationError,
+  CredentialUnavailableError,
+  decodeJwtPayload,
+  FedcredError,
+  type HttpResponse,
+  isRetryableTransportError,
+  type Transport,
+} from "@fedcred/core";
+
+/** One OIDC token request of a pipeline job. */
+export interface OidcTokenCall {
+  /** `SYSTEM_OIDCREQUESTURI?api-version=7.1&serviceConnectionId=...`. */
+  url: string;
+  /** Origin and path of the URL, for messages. */
+  display: string;
+  systemAccessToken: string;
+  serviceConnectionId: string;
+  timeoutInMs: number;
+  signal: AbortSignal | undefined;
+}
+
+/** Answers worth asking again: throttling and outages of Azure DevOps. */
+const TRANSIENT = new Set([429, 500, 502, 503, 504]);
+const MAX_ATTEMPTS = 3;
+const MAX_RETRY_AFTER_MS = 5_000;
+/** A pipeline OIDC token is 1-2 KiB; anything near this cap is not one. */
+const MAX_BODY_BYTES = 64 * 1024;
+const JWT = /^[\w-]+\.[\w-]+\.[\w-]*$/;
+const MAP_ACCESS_TOKEN =
+  "map it into the step's environment (YAML: env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) })";
+
+/** The ids Azure DevOps support asks for: `x-vss-e2eid` and `x-msedge-ref`. */
+function supportIds(response: HttpResponse): string {
+  const ids = ["x-vss-e2eid", "x-msedge-ref"]
+    .map((name) => [name, response.headers.get(name)] as const)
+    .filter((pair): pair is readonly [string, string] => Boolean(pair[1]))
+    .map(([name, value]) => `${name}: ${value.slice(0, 100)}`);
+  return ids.length === 0 ? "" : ` (${ids.join(", ")})`;
+}
+
+/** Azure DevOps's own words (its error document's `message`), without secrets. */
+function quoteServer(response: HttpResponse, systemAccessToken: string): string {
+  let said: string | undefined;
+  try {
+    const message = (JSON.parse(response.body) as { message?: unknown }).message;
+    if (typeof message === "string") said = message;
+  } catch {
+    const header = response.headers.get("x-tfs-serviceerror");
+    if (header) {
+      try {
+        said = decodeURIComponent(header);
+      } catch {
+        said = header;
+      }
+    }
+  }
+  if (!said) return "";
+  said = said
+    .split(systemAccessToken)
+    .join("[redacted]")
+    .replace(/[\w-]{8,}\.[\w-]{8,}\.[\w-]*/g, "[redacted]")
+    .replace(/\s+/g, " ")
+    .trim();
+  return said === "" ? "" : ` Azure DevOps said: ${JSON.stringify(said.slice(0, 300))}`;
+}
+
+function retryDelay(response: HttpResponse | undefined, attempt: number): number {
+  const retryAfter = Number(response?.headers.get("retry-after"));
+  if (Number.isFinite(retryAfter) && retryAfter >= 0) {
+    return Math.min(retryAfter * 1000, MAX_RETRY_AFTER_MS);
+  }
+  return 500 * 2 ** (attempt - 1);
+}
+
+/** A transport failure, said as one of this request; the transport's code kept. */
+function describeTransportFailure(error: unknown, call: OidcTokenCall): unknown {
+  if (!FedcredError.isInstance(error)) return error;
+  const message = `The Azure Pipelines OIDC token request to ${call.display} failed: ${error.message}`;
+  if (isRetryableTransportError(error)) {
+    return new CredentialUnavailableError(message, "assertion_unavailable", { cause: error });
+  }
+  return AuthenticationError.isInstance(error)
+    ? new AuthenticationError(message, error.code, { statusCode: error.statusCode, cause: error })
+    : error;
+}
+
+function isHtml(response: HttpResponse): boolean {
+  return /html/i.test(response.headers.get("content-type") ?? "") || /^\s*</.test(response.body);
+}
+
+function refusal(response: HttpResponse, call: OidcTokenCall): FedcredError {
+  const { status } = response;
+  const ids = supportIds(response);
+  const said = quoteServer(response, call.systemAccessToken);
+  const where = `Azure DevOps (${call.display})`;
+  const connection = `service connection ${call.serviceConnectionId}`;
+  if (TRANSIENT.has(status)) {
+    return new CredentialUnavailableError(
+      `${where} is unavailable (${status}, after ${MAX_ATTEMPTS} attempts)${ids}: try again later.${said}`,
+      "assertion_unavailable",
+    );
+  }
+  let message: string;
+  if (status === 401 || (status === 203 && isHtml(response))) {
+    message = `${where} did not accept SYSTEM_ACCESSTOKEN (${status === 203 ? "203 with a sign-in page" : "401"})${ids}: it must be this job's System.AccessToken, which expires with the job; ${MAP_ACCESS_TOKEN}, or pass options.systemAccessToken.${said}`;
+  } else if (status === 403) {
+    message = `${where} forbade the pipeline to use ${connection} (403)${ids}: allow this pipeline in the service connection's security settings (Pipeline permissions), and check that the build service identity may read it.${said}`;
+  } else if (status === 404) {
+    message = `${where} found no ${connection} for this job, or no such endpoint (404)${ids}: check options.serviceConnectionId (the service connection's id, a GUID: the resourceId in its URL under Project settings > Service connections) and that SYSTEM_OIDCREQUESTURI is the job's own.${said}`;
+  } else if (status === 400) {
+    message = `${where} refused the OIDC token request for ${connection} as invalid (400)${ids}.${said}`;
+  } else {
+    message = `${where} refused the OIDC token request for ${connection} (${status})${ids}.${said}`;
+  }
+  return new AuthenticationError(message, "assertion_failed", { statusCode: status });
+}
+
+/** The token in a 200 answer, checked: `{ "oidcToken": "<jwt>" }`, not expired. */
+function oidcTokenOf(response: HttpResponse, call: OidcTokenCall): string {
+  const where = `Azure DevOps (${call.display})`;
+  const ids = supportIds(response);
+  let document: unknown;
+  try {
+    document = JSON.parse(response.body);
+  } catch {
+    const type = response.headers.get("content-type") ?? "no content-type";
+    throw new AuthenticationError(
+      `${where} answered ${response.status} with a body that is not JSON (${type})${ids}: ${isHtml(response) ? `a sign-in page, so SYSTEM_ACCESSTOKEN was not accepted: ${MAP_ACCESS_TOKEN}` : "something else answered in its place (a proxy?): check SYSTEM_OIDCREQUESTURI and any proxy"}.`,
+      "assertion_failed",
+      { statusCode: response.status },
+    );
+  }
+  const value = (document as { oidcToken?: unknown } | null)?.oidcToken;
+  if (typeof value !== "string" || !JWT.test(value.trim())) {
+    throw new AuthenticationError(
+      `${where} answered ${response.status} without an OIDC token${ids}: the JSON has no "oidcToken" holding a JWT.`,
+      "assertion_failed",
+      { statusCode: response.status },
+    );
+  }
+  const token = value.trim();
+  let exp: unknown;
+  try {
+    exp = decodeJwtPayload(token).exp;
+  } catch {
+    throw new AuthenticationError(
+      `${where} answered an "oidcToken" that is not a JWT (its payload does not decode)${ids}.`,
+      "assertion_failed",
+      { statusCode: response.status },
+    );
+  }
+  if (typeof exp === "number" && exp * 1000 <= Date.now()) {
+    throw new AuthenticationError(
+      `${where} issued an OIDC token that expired at ${new Date(exp * 1000).toISOString()}, before it arrived: check this machine's clock.`,
+      "assertion_failed",
+      { statusCode: response.status },
+    );
+  }
+  return token;
+}
+
+/**
+ * Asks Azure DevOps for one OIDC token (`POST`, bearer System.AccessToken, sign-in redirects
+ * suppressed so a bad token gets 401), asking again (three attempts in all) after 429, 5xx and
+ * network failures.
+ */
+export async function requestOidcToken(transport: Transport, call: OidcTokenCall): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    let response: HttpResponse | undefined;
+    try {
+      response = await transport.send({
+        url: call.url,
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${call.systemAccessToken}`,
+          "content-type": "application/json",
+          accept: "application/json",
+          "x-tfs-fedauthredirect": "Suppress",
+        },
+        body: "",
+        signal: call.signal,
+        timeoutInMs: call.timeoutInMs,
+        maxBodyBytes: MAX_BODY_BYTES,
+      });
+    } catch (error) {
+      if (call.signal?.aborted || !isRetryableTransportError(error) || attempt >= MAX_ATTEMPTS) {
+        throw call.signal?.aborted ? error : describeTransportFailure(error, call);
+      }
+    }
+    if (response !== undefined) {
+      if (response.status === 200) return oidcTokenOf(response, call);
+      if (!TRANSIENT.has(response.status) || attempt >= MAX_ATTEMPTS) {
+        throw refusal(response, call);
+      }
+    }
+    // Rejects with an AbortError when the caller gives up during the pause.
+    await sleep(
+      retryDelay(response, attempt),
+      undefined,
+      call.signal ? { signal: call.signal } : {},
+    );
+  }
+}
