@@ -3,6 +3,7 @@ import {
   type AssertionFunc,
   CredentialUnavailableError,
   createTransport,
+  type JwtClaims,
   logger,
   type Transport,
   type TransportOptions,
@@ -179,6 +180,26 @@ function endpoint(options: FromAzurePipelinesOptions): Endpoint {
   return { url, systemAccessToken, serviceConnectionId };
 }
 
+/** What Azure DevOps's rules say about a FIC that does not match the token Entra refused. */
+function describeRefusal(
+  codes: readonly number[],
+  claims: JwtClaims | undefined,
+): string | undefined {
+  const quoted = (value: unknown): string => JSON.stringify(String(value ?? "?"));
+  const fromPage =
+    "copy the issuer and subject shown on the service connection's page (Workload Identity federation details) into the federated credential";
+  if (codes.includes(700213) || codes.includes(7002138)) {
+    return `The token's subject is ${quoted(claims?.sub)}. With the Azure DevOps issuer it is "sc://{organization}/{project}/{service connection name}", so renaming the organization, project or service connection changes it: ${fromPage}.`;
+  }
+  if (codes.includes(700211)) {
+    return `The token's issuer is ${quoted(claims?.iss)}: a service connection uses either the Azure DevOps issuer (https://vstoken.dev.azure.com/{organizationId}) or, once created or converted since late 2025, the Microsoft Entra issuer (https://login.microsoftonline.com/{tenantId}/v2.0); ${fromPage}.`;
+  }
+  if (codes.includes(700212)) {
+    return `The token's audience is ${quoted(claims?.aud)}: the federated credential's audiences must include it (api://AzureADTokenExchange).`;
+  }
+  return undefined;
+}
+
 /**
  * A client assertion from Azure Pipelines: the job's OIDC token for an Azure service connection
  * (`POST {SYSTEM_OIDCREQUESTURI}?api-version=7.1&serviceConnectionId={id}`, bearer
@@ -192,7 +213,9 @@ function endpoint(options: FromAzurePipelinesOptions): Endpoint {
  * (`assertion_unavailable`); refusals (a rejected access token, an unknown or unauthorized
  * service connection), answers without an `oidcToken` JWT, redirects and oversized bodies are
  * `AuthenticationError`s naming the fix and Azure DevOps's `x-vss-e2eid` / `x-msedge-ref`.
- * `context.abortSignal` is honoured. Neither the access token nor the OIDC token ever reaches an
+ * `context.abortSignal` is honoured. When Entra finds no federated credential for the token
+ * (AADSTS700211/700212/700213), the credential's error adds Azure DevOps's rules for the issuer
+ * and subject, with the token's own. Neither the access token nor the OIDC token ever reaches an
  * error or a log line.
  *
  * @example
@@ -214,7 +237,7 @@ export function fromAzurePipelines(options: FromAzurePipelinesOptions = {}): Ass
   const timeoutInMs = options.requestTimeoutInMs ?? 10_000;
   let transport: Transport | undefined;
 
-  return async (context?: AssertionContext): Promise<string> => {
+  const getAssertion: AssertionFunc = async (context?: AssertionContext): Promise<string> => {
     const { url, systemAccessToken, serviceConnectionId } = endpoint(options);
     const display = `${url.origin}${url.pathname}`;
     const query = `api-version=${API_VERSION}&serviceConnectionId=${encodeURIComponent(serviceConnectionId)}`;
@@ -232,4 +255,6 @@ export function fromAzurePipelines(options: FromAzurePipelinesOptions = {}): Ass
       signal: context?.abortSignal,
     });
   };
+  getAssertion.describeRefusal = describeRefusal;
+  return getAssertion;
 }

@@ -203,6 +203,35 @@ describe("fromAzurePipelines end to end", () => {
   });
 });
 
+describe("fromAzurePipelines refusals by Entra", () => {
+  it("adds Azure DevOps's subject rules and the token's subject when no FIC matches it", async () => {
+    const other = randomUUID();
+    // A FIC registered before the service connection was renamed.
+    entra.addApp(TENANT, {
+      clientId: other,
+      federatedCredentials: [
+        { issuer: pipelines.issuer, subject: "sc://contoso/web/deploy-old", audiences: [EXCHANGE] },
+      ],
+    });
+    const credential = new ClientAssertionCredential(
+      TENANT,
+      other,
+      fromAzurePipelines({ serviceConnectionId: DEPLOY }),
+      { authorityHost: entra.url },
+    );
+    try {
+      const error = await failure(credential.getToken(MANAGEMENT));
+      expect((error as AuthenticationError).errorResponse?.errorCodes).toEqual([700213]);
+      expect(error.message).toContain(
+        'The token\'s subject is "sc://contoso/web/prod-deploy". With the Azure DevOps issuer',
+      );
+      expect(error.message).toContain("Workload Identity federation details");
+    } finally {
+      credential.close();
+    }
+  });
+});
+
 describe("fromAzurePipelines configuration", () => {
   it("fails each call, not the factory, when SYSTEM_OIDCREQUESTURI is missing", async () => {
     vi.stubEnv("SYSTEM_OIDCREQUESTURI", "");

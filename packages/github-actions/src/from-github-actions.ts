@@ -3,6 +3,7 @@ import {
   type AssertionFunc,
   CredentialUnavailableError,
   createTransport,
+  type JwtClaims,
   logger,
   type Transport,
   type TransportOptions,
@@ -151,6 +152,24 @@ function endpoint(options: FromGitHubActionsOptions): { url: URL; requestToken: 
   return { url, requestToken: (requestToken as string).trim() };
 }
 
+/** What GitHub's rules say about a FIC that does not match the ID token Entra refused. */
+function describeRefusal(
+  codes: readonly number[],
+  claims: JwtClaims | undefined,
+): string | undefined {
+  const quoted = (value: unknown): string => JSON.stringify(String(value ?? "?"));
+  if (codes.includes(700213) || codes.includes(7002138)) {
+    return `GitHub Actions sets the subject from the job: "repo:{owner}/{repo}:environment:{name}" when the job names an environment, else "repo:{owner}/{repo}:ref:{ref}" (or ":pull_request" in pull-request workflows), unless the repository customized its subject template. This job's ID token has the subject ${quoted(claims?.sub)}: register a federated credential with exactly that subject.`;
+  }
+  if (codes.includes(700211)) {
+    return `This job's ID token has the issuer ${quoted(claims?.iss)}: the federated credential's issuer must be exactly that (https://token.actions.githubusercontent.com, or with the enterprise's slug when the enterprise customized its issuer).`;
+  }
+  if (codes.includes(700212)) {
+    return `This job's ID token was asked for the audience ${quoted(claims?.aud)}: add it to the federated credential's audiences, or set options.audience to the one registered.`;
+  }
+  return undefined;
+}
+
 /**
  * A client assertion from GitHub Actions: the job's OIDC ID token, requested from the runner's
  * token service (`GET {ACTIONS_ID_TOKEN_REQUEST_URL}&audience=...`, bearer
@@ -162,7 +181,9 @@ function endpoint(options: FromGitHubActionsOptions): { url: URL; requestToken: 
  * (`missing_configuration`), so a chain of sources moves on. 429, 5xx and network failures are
  * tried three times in all, then reported as `CredentialUnavailableError` (`assertion_unavailable`);
  * refusals (401, 403, 404, ...), answers without a JWT in `value`, redirects and oversized
- * bodies are `AuthenticationError`s. `context.abortSignal` is honoured. Neither the request
+ * bodies are `AuthenticationError`s. `context.abortSignal` is honoured. When Entra finds no
+ * federated credential for the ID token (AADSTS700211/700212/700213), the credential's error
+ * adds GitHub's rules for the issuer, audience or subject, with the token's own. Neither the request
  * token nor the ID token ever reaches an error or a log line.
  *
  * @example
@@ -184,7 +205,7 @@ export function fromGitHubActions(options: FromGitHubActionsOptions = {}): Asser
   const timeoutInMs = options.requestTimeoutInMs ?? 10_000;
   let transport: Transport | undefined;
 
-  return async (context?: AssertionContext): Promise<string> => {
+  const getAssertion: AssertionFunc = async (context?: AssertionContext): Promise<string> => {
     const { url, requestToken } = endpoint(options);
     const audience = options.audience ?? audienceFor(context?.authorityHost);
     const display = `${url.origin}${url.pathname}`;
@@ -202,4 +223,6 @@ export function fromGitHubActions(options: FromGitHubActionsOptions = {}): Asser
       signal: context?.abortSignal,
     });
   };
+  getAssertion.describeRefusal = describeRefusal;
+  return getAssertion;
 }

@@ -163,18 +163,22 @@ describe("fromGitHubActions end to end", () => {
       authorityHost: entra.url,
     });
     try {
+      const before = actions.requests.length;
       await credential.getToken(STORAGE);
       const first = tokenRequests()[0]?.form.client_assertion ?? "";
-      // Two hours later (the emulators share this clock): the access token and the 5-minute
-      // ID token have both expired.
-      vi.advanceTimersByTime(2 * 3_600_000);
-      const { token } = await credential.getToken(STORAGE);
+      // Every two hours (the emulators share this clock) the access token and the 5-minute ID
+      // token have both expired: each refresh asks GitHub once, and Entra accepts what it sends.
+      let token = "";
+      for (let refresh = 1; refresh <= 3; refresh++) {
+        vi.advanceTimersByTime(2 * 3_600_000);
+        ({ token } = await credential.getToken(STORAGE));
+        expect(actions.requests.length - before).toBe(refresh + 1);
+      }
       const requests = tokenRequests();
-      expect(requests).toHaveLength(2);
-      expect(requests[1]?.status).toBe(200);
-      const second = requests[1]?.form.client_assertion ?? "";
-      expect(second).not.toBe(first);
-      expect((decodeJwtPayload(second).exp as number) * 1000).toBeGreaterThan(Date.now());
+      expect(requests.map((request) => request.status)).toEqual([200, 200, 200, 200]);
+      const last = requests[3]?.form.client_assertion ?? "";
+      expect(new Set(requests.map((request) => request.form.client_assertion)).size).toBe(4);
+      expect((decodeJwtPayload(last).exp as number) * 1000).toBeGreaterThan(Date.now());
       const answer = await fetch(resource.url, { headers: { authorization: `Bearer ${token}` } });
       expect(answer.status).toBe(200);
       // Entra refuses the first ID token now: it has expired.
@@ -190,6 +194,37 @@ describe("fromGitHubActions end to end", () => {
         }),
       });
       expect(((await replay.json()) as { error_codes: number[] }).error_codes).toEqual([700024]);
+    } finally {
+      credential.close();
+    }
+  });
+});
+
+describe("fromGitHubActions refusals by Entra", () => {
+  it("adds GitHub's subject rules and the token's subject when no FIC matches it", async () => {
+    const other = randomUUID();
+    // The usual mistake: a FIC for the branch, while the job's environment makes the subject.
+    entra.addApp(TENANT, {
+      clientId: other,
+      federatedCredentials: [
+        {
+          issuer: actions.issuer,
+          subject: "repo:octo-org/octo-repo:ref:refs/heads/main",
+          audiences: [EXCHANGE],
+        },
+      ],
+    });
+    const credential = new ClientAssertionCredential(TENANT, other, fromGitHubActions(), {
+      authorityHost: entra.url,
+    });
+    try {
+      const error = await failure(credential.getToken(STORAGE));
+      expect(error).toBeInstanceOf(AuthenticationError);
+      expect((error as AuthenticationError).errorResponse?.errorCodes).toEqual([700213]);
+      expect(error.message).toContain('"repo:{owner}/{repo}:environment:{name}" when the job');
+      expect(error.message).toContain(
+        'This job\'s ID token has the subject "repo:octo-org/octo-repo:environment:prod"',
+      );
     } finally {
       credential.close();
     }
