@@ -67,7 +67,8 @@ export async function createToken(
       transient = error;
     }
     try {
-      await sleep(retryDelay(transient, attempt), undefined, { signal, ref: false });
+      // Ref'd: a caller waits on this pause, and nothing else may be holding the process open.
+      await sleep(retryDelay(transient, attempt), undefined, { signal });
     } catch {
       throw stopped();
     }
