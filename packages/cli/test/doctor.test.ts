@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
@@ -10,7 +11,7 @@ import {
 } from "@fedcred/emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Check } from "../src/doctor/checks.js";
-import { fedcred, labEnvironment, type Run } from "./fedcred.js";
+import { bareEnvironment, fedcred, labEnvironment, type Run } from "./fedcred.js";
 
 const BINDING_AUDIENCE = "api://AKSIdentityBinding";
 let lab: Lab;
@@ -47,6 +48,7 @@ describe("fedcred doctor in a healthy lab", () => {
     const { run, checks } = await doctor(labEnvironment(lab));
     expect(run.code).toBe(0);
     expect(checks.map((check) => check.check)).toEqual([
+      "assertion source",
       "AZURE_TENANT_ID",
       "AZURE_CLIENT_ID",
       "AZURE_FEDERATED_TOKEN_FILE",
@@ -87,7 +89,7 @@ describe("fedcred doctor in a healthy lab", () => {
     const run = await fedcred(["doctor"], { env: labEnvironment(lab) });
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^✓ AZURE_TENANT_ID +\S+$/m);
-    expect(run.stdout).toContain("All 13 checks passed.");
+    expect(run.stdout).toContain("All 14 checks passed.");
   });
 });
 
@@ -105,7 +107,7 @@ describe("fedcred doctor finds what is wrong", () => {
     const human = await fedcred(["doctor"], { env });
     expect(human.stdout).toMatch(/^✗ AZURE_CLIENT_ID +not set$/m);
     expect(human.stdout).toMatch(/^ +fix: Set AZURE_CLIENT_ID/m);
-    expect(human.stdout).toContain("1 of 13 checks failed.");
+    expect(human.stdout).toContain("1 of 14 checks failed.");
   });
 
   it("an invalid tenant id or authority host: core's own message", async () => {
@@ -323,5 +325,74 @@ describe("fedcred doctor and AKS identity bindings", () => {
     expect(run.code).toBe(1);
     expect(failed(checks)).toEqual(["token audience"]);
     expect(find(checks, "token audience").detail).toContain("token proxy");
+  });
+});
+
+describe("fedcred doctor reports what detection sees", () => {
+  it("in the lab: the token file, and the AWS credentials it ranks lower", async () => {
+    const { checks } = await doctor(labEnvironment(lab));
+    expect(checks[0]).toEqual({
+      check: "assertion source",
+      ok: true,
+      detail: `token file: AZURE_FEDERATED_TOKEN_FILE is set (${lab.env.AZURE_FEDERATED_TOKEN_FILE}); also seen, lower in precedence: AWS (AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set)`,
+      fix: null,
+    });
+    const human = await fedcred(["doctor"], { env: labEnvironment(lab) });
+    expect(human.stdout.split("\n")[0]).toMatch(
+      /^✓ assertion source +token file: AZURE_FEDERATED_TOKEN_FILE is set \(/,
+    );
+  });
+
+  it("in a GitHub Actions job: the Actions token, whether its package is installed, and no secret", async () => {
+    const requestToken = "actions-request-token-secret";
+    const env = {
+      ...bareEnvironment(lab.directory),
+      GITHUB_ACTIONS: "true",
+      ACTIONS_ID_TOKEN_REQUEST_URL: "https://pipelines.actions.githubusercontent.com/x/idtoken",
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: requestToken,
+    };
+    const { run, checks } = await doctor(env);
+    // Where the built CLI resolves it from, without the NODE_PATH the test runner is given.
+    const probe = spawnSync(
+      process.execPath,
+      [
+        "-e",
+        'require("node:module").createRequire(process.argv[1]).resolve("@fedcred/github-actions/package.json")',
+        join(import.meta.dirname, "..", "dist", "bin.mjs"),
+      ],
+      { env: { PATH: process.env.PATH }, cwd: process.cwd() },
+    );
+    const packageThere = probe.status === 0;
+    const reason =
+      "GitHub Actions: ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are set";
+    expect(checks[0]).toEqual(
+      packageThere
+        ? { check: "assertion source", ok: true, detail: reason, fix: null }
+        : {
+            check: "assertion source",
+            ok: true,
+            detail: `${reason}; @fedcred/github-actions is not installed here`,
+            fix: "detectAssertion() loads @fedcred/github-actions on its first call: npm install @fedcred/github-actions",
+          },
+    );
+    expect(run.stdout).not.toContain(requestToken);
+  });
+
+  it("with nothing to detect: the check fails and lists what it looked for", async () => {
+    const { run, checks } = await doctor({
+      ...bareEnvironment(lab.directory),
+      GITHUB_ACTIONS: "true",
+    });
+    expect(run.code).toBe(1);
+    const check = find(checks, "assertion source");
+    expect(check.ok).toBe(false);
+    expect(check.detail).toMatch(
+      /^No assertion source detected: checked AZURE_FEDERATED_TOKEN_FILE; /,
+    );
+    expect(check.detail).toContain(
+      "GITHUB_ACTIONS is set but ACTIONS_ID_TOKEN_REQUEST_URL is not: give the job `permissions: id-token: write`",
+    );
+    expect(check.fix).toContain("give ClientAssertionCredential its source yourself");
+    expect(failed(checks)).toContain("AZURE_FEDERATED_TOKEN_FILE");
   });
 });

@@ -8,6 +8,9 @@ const HELP = `Usage: fedcred doctor [--scope SCOPE] [--timeout SECONDS] [--json]
 Checks a workload-identity environment step by step, as the workload sees it,
 and says what to fix:
 
+  0. the assertion source detectAssertion() picks from the environment (token
+     file, GitHub Actions, Azure Pipelines, AWS, GCP, managed identity), why,
+     and whether its package is installed
   1. AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE are set and
      valid; AZURE_AUTHORITY_HOST (optional) is a valid authority
   2. the token file exists (a projected volume's symlinks resolve), is

@@ -4,6 +4,7 @@ import { type Finding, findingsFor, lifetimeOf } from "../findings.js";
 import { audiencesOf, type DecodedJwt } from "../jwt.js";
 import { formatDuration, formatEpoch, formatRelative } from "../time.js";
 import { coreRefusal, PLACEHOLDER_CLIENT, PLACEHOLDER_TENANT } from "./core-refusal.js";
+import { checkDetection } from "./detection.js";
 import { checkIdentityBinding, IDENTITY_BINDING_VARIABLES } from "./identity-binding.js";
 import { checkAuthority, describeProxy } from "./network.js";
 import { checkTokenFile } from "./token-file.js";
@@ -205,8 +206,9 @@ async function tokenRequestCheck(
 }
 
 /**
- * Runs every check in order, handing each to `emit` as soon as it is known. Checks that depend
- * on a failed one are left out, except the token request, which says why it was not sent.
+ * Runs every check in order, beginning with the source `detectAssertion()` would pick, handing
+ * each to `emit` as soon as it is known. Checks that depend on a failed one are left out, except
+ * the token request, which says why it was not sent.
  */
 export async function runChecks(
   options: DoctorOptions,
@@ -218,6 +220,7 @@ export async function runChecks(
     return check;
   };
 
+  record(checkDetection(env));
   const tenant = record(
     variableCheck(
       env,
