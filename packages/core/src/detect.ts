@@ -36,10 +36,11 @@ export type DetectedSource =
  */
 export interface DetectAssertionOptions {
   /**
-   * Where detection looks, read once when {@link detectAssertion} runs. Default `process.env`.
-   * The token file path, the Azure Pipelines request URI and access token and the GCE metadata
-   * host found here are passed to the provider; any other variable the provider reads, it reads
-   * from `process.env` itself.
+   * Where detection looks, read once when {@link detectAssertion} runs. Default `process.env`,
+   * which the chosen provider then reads itself (on every call where it does so). A given `env`
+   * is also what the provider gets: the values detection found there are passed as its options
+   * (the token file path, the Actions request URL and token, the Pipelines request URI and access
+   * token, the GCE metadata host, the identity endpoint and header).
    */
   env?: Readonly<Record<string, string | undefined>> | undefined;
   /**
@@ -157,6 +158,9 @@ function defined(options: Record<string, unknown>): Record<string, unknown> {
 
 function candidates(env: Env, options: DetectAssertionOptions): Candidate[] {
   const audience = options.audience;
+  // Values from an explicit env are handed over; from process.env the provider reads them itself.
+  const given = (name: string): string | undefined =>
+    options.env === undefined ? undefined : value(env, name);
   const serviceConnectionId =
     options.serviceConnectionId ?? value(env, "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID");
   const aws = [
@@ -187,7 +191,12 @@ function candidates(env: Env, options: DetectAssertionOptions): Candidate[] {
         present(env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
           ? both(["ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
           : undefined,
-      options: () => defined({ audience }),
+      options: () =>
+        defined({
+          audience,
+          idTokenRequestUrl: given("ACTIONS_ID_TOKEN_REQUEST_URL"),
+          idTokenRequestToken: given("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+        }),
     },
     {
       source: "Azure Pipelines",
@@ -202,8 +211,8 @@ function candidates(env: Env, options: DetectAssertionOptions): Candidate[] {
       options: () =>
         defined({
           serviceConnectionId,
-          oidcRequestUri: value(env, "SYSTEM_OIDCREQUESTURI"),
-          systemAccessToken: value(env, "SYSTEM_ACCESSTOKEN"),
+          oidcRequestUri: given("SYSTEM_OIDCREQUESTURI"),
+          systemAccessToken: given("SYSTEM_ACCESSTOKEN"),
         }),
     },
     {
@@ -223,7 +232,7 @@ function candidates(env: Env, options: DetectAssertionOptions): Candidate[] {
           : options.gcpMetadata === true
             ? "options.gcpMetadata is true"
             : undefined,
-      options: () => defined({ audience, metadataHost: value(env, "GCE_METADATA_HOST") }),
+      options: () => defined({ audience, metadataHost: given("GCE_METADATA_HOST") }),
     },
     {
       source: "managed identity",
@@ -234,7 +243,14 @@ function candidates(env: Env, options: DetectAssertionOptions): Candidate[] {
         : options.imds === true
           ? "options.imds is true (IMDS)"
           : undefined,
-      options: () => defined({ ...options.managedIdentity }),
+      options: () =>
+        defined({
+          ...options.managedIdentity,
+          audience,
+          ...(appService
+            ? { endpoint: given("IDENTITY_ENDPOINT"), identityHeader: given("IDENTITY_HEADER") }
+            : {}),
+        }),
     },
   ];
 }
@@ -428,7 +444,7 @@ async function loadSource(
  * | source | seen when | package, factory |
  * |---|---|---|
  * | token file | `AZURE_FEDERATED_TOKEN_FILE` | `@fedcred/file`, `fromFile({ path })` |
- * | GitHub Actions | `ACTIONS_ID_TOKEN_REQUEST_URL` and `ACTIONS_ID_TOKEN_REQUEST_TOKEN` | `@fedcred/github-actions`, `fromGitHubActions({ audience })` |
+ * | GitHub Actions | `ACTIONS_ID_TOKEN_REQUEST_URL` and `ACTIONS_ID_TOKEN_REQUEST_TOKEN` | `@fedcred/github-actions`, `fromGitHubActions({ audience, ... })` |
  * | Azure Pipelines | `SYSTEM_OIDCREQUESTURI` and a service connection id | `@fedcred/azure-pipelines`, `fromAzurePipelines(...)` |
  * | AWS | AWS credentials in the environment | `@fedcred/aws`, `fromAwsWebIdentityToken({ audience })` |
  * | GCP metadata | `GCE_METADATA_HOST`, `K_SERVICE`, `CLOUD_RUN_JOB`, `FUNCTION_TARGET`, `GAE_APPLICATION`, or `options.gcpMetadata` | `@fedcred/gcp`, `fromGcpMetadata(...)` |

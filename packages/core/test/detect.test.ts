@@ -1,3 +1,8 @@
+import { spawnSync } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { AzureLogger, setLogLevel } from "@azure/logger";
 import { describe, expect, it, vi } from "vitest";
 import {
@@ -267,6 +272,22 @@ describe("detectAssertion loading the provider", () => {
         systemAccessToken: PIPELINES.SYSTEM_ACCESSTOKEN,
       },
     ]);
+
+    // From process.env, the provider reads its variables itself (on every call where it does).
+    vi.stubEnv("SYSTEM_OIDCREQUESTURI", PIPELINES.SYSTEM_OIDCREQUESTURI);
+    vi.stubEnv(
+      "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+      PIPELINES.AZURESUBSCRIPTION_SERVICE_CONNECTION_ID,
+    );
+    vi.stubEnv("SYSTEM_ACCESSTOKEN", PIPELINES.SYSTEM_ACCESSTOKEN);
+    try {
+      await detectAssertion({ importProvider })(context);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    expect(built[1]).toEqual({
+      serviceConnectionId: PIPELINES.AZURESUBSCRIPTION_SERVICE_CONNECTION_ID,
+    });
   });
 
   it("passes the audience, the metadata host and the managed identity options", async () => {
@@ -290,14 +311,24 @@ describe("detectAssertion loading the provider", () => {
     await detectAssertion({ env: GITHUB, audience, importProvider })(context);
     await detectAssertion({ env: AWS_KEYS, audience, importProvider })(context);
     await detectAssertion({ env: { GCE_METADATA_HOST: "127.0.0.1:9" }, importProvider })(context);
+    await detectAssertion({ env: APP_SERVICE, importProvider })(context);
+    const appService = built.fromManagedIdentity;
     await detectAssertion({
       env: {},
       imds: true,
       managedIdentity: { clientId: "mi" },
       importProvider,
     })(context);
+    expect(appService).toEqual({
+      endpoint: APP_SERVICE.IDENTITY_ENDPOINT,
+      identityHeader: APP_SERVICE.IDENTITY_HEADER,
+    });
     expect(built).toEqual({
-      fromGitHubActions: { audience },
+      fromGitHubActions: {
+        audience,
+        idTokenRequestUrl: GITHUB.ACTIONS_ID_TOKEN_REQUEST_URL,
+        idTokenRequestToken: GITHUB.ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+      },
       fromAwsWebIdentityToken: { audience },
       fromGcpMetadata: { metadataHost: "127.0.0.1:9" },
       fromManagedIdentity: { clientId: "mi" },
@@ -305,14 +336,37 @@ describe("detectAssertion loading the provider", () => {
   });
 
   it("names the package to install when the chosen provider is not installed, and tries again next time", async () => {
-    const detected = detectAssertion({ env: GITHUB });
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const error = await Promise.resolve(detected(context)).catch((e: unknown) => e);
-      expect(CredentialUnavailableError.isInstance(error)).toBe(true);
-      expect(error).toMatchObject({ code: "missing_configuration" });
-      expect((error as Error).message).toBe(
-        "Detected GitHub Actions: ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are set, but @fedcred/github-actions is not installed: npm install @fedcred/github-actions",
+    // The built core, run where no provider is installed: no workspace link, no NODE_PATH.
+    const directory = await mkdtemp(join(tmpdir(), "fedcred-detect-"));
+    const core = pathToFileURL(join(import.meta.dirname, "..", "dist", "index.mjs")).href;
+    const script = `
+      const { detectAssertion } = await import(${JSON.stringify(core)});
+      const detected = detectAssertion({ env: ${JSON.stringify(GITHUB)} });
+      for (const attempt of [1, 2]) {
+        const error = await Promise.resolve(detected({})).catch((e) => e);
+        console.log(JSON.stringify({ name: error.name, code: error.code, message: error.message }));
+      }`;
+    try {
+      const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: directory,
+        env: { PATH: process.env.PATH },
+        encoding: "utf8",
+      });
+      expect(run.stderr).toBe("");
+      const lines = run.stdout
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as unknown);
+      expect(lines).toEqual(
+        Array(2).fill({
+          name: "CredentialUnavailableError",
+          code: "missing_configuration",
+          message:
+            "Detected GitHub Actions: ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are set, but @fedcred/github-actions is not installed: npm install @fedcred/github-actions",
+        }),
       );
+    } finally {
+      await rm(directory, { recursive: true, force: true });
     }
   });
 
