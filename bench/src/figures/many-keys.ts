@@ -1,0 +1,170 @@
+// Many keys: one credential holding 10,000 cached tokens (tenants x scopes). Heap growth after a
+// full GC, and lookup throughput cycling through every key against the same call on one key.
+import type { BenchContext, Figure, FigureResult } from "../context.js";
+import { countsSince, entraCounts } from "../control.js";
+import { credentialFactory } from "../credentials.js";
+import { bytes, count, rate, ratio } from "../format.js";
+import type { Lab } from "../lab.js";
+import { median, throughput } from "../stats.js";
+
+export interface ManyKeysParams {
+  tenants: number;
+  scopesPerTenant: number;
+  rounds: number;
+  roundMs: number;
+  /** Token requests in flight while the cache fills. */
+  concurrency: number;
+}
+
+export interface ManyKeysResult {
+  keys: number;
+  heapGrowth: number;
+  /** getToken(scope, { tenantId }) on one of the keys, again and again. */
+  oneKey: number[];
+  /** The same call through every key in turn. */
+  manyKeys: number[];
+  /** getToken(scope) of the credential's own tenant (the plain call), with every key cached. */
+  plainCall: number[];
+  oneKeyMedian: number;
+  manyKeysMedian: number;
+  plainCallMedian: number;
+  tokenRequests: number;
+}
+
+declare const gc: () => void;
+
+function fullGc(): void {
+  for (let i = 0; i < 3; i++) gc();
+}
+
+/** In a client process started with --expose-gc: fills the cache, then times lookups. */
+export async function measureManyKeys(params: ManyKeysParams, lab: Lab): Promise<ManyKeysResult> {
+  const factory = await credentialFactory("fedcred", lab);
+  const tenants = lab.manyKeyTenants.slice(0, params.tenants);
+  if (tenants.length < params.tenants) throw new Error(`the lab has ${tenants.length} tenants`);
+  // Every call's arguments made up front: the loop allocates nothing of its own.
+  const keys = tenants.flatMap((tenantId) =>
+    Array.from({ length: params.scopesPerTenant }, (_, index) => ({
+      scope: `https://resource-${index}.fedcred.test/.default`,
+      options: { tenantId },
+    })),
+  );
+  const credential = factory.create({ extra: { additionallyAllowedTenants: ["*"] } });
+  // The credential's own tenant holds one more token: the plain call's.
+  await credential.getToken(lab.scope);
+  const before = (await entraCounts(lab)).main;
+  fullGc();
+  const heapBefore = process.memoryUsage().heapUsed;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: params.concurrency }, async () => {
+      while (next < keys.length) {
+        const key = keys[next++]!;
+        await credential.getToken(key.scope, key.options);
+      }
+    }),
+  );
+  fullGc();
+  const heapGrowth = process.memoryUsage().heapUsed - heapBefore;
+  const tokenRequests = countsSince(before, (await entraCounts(lab)).main).tokenRequests;
+  const first = keys[0]!;
+  const oneKey = await throughput(
+    () => credential.getToken(first.scope, first.options),
+    params.rounds,
+    params.roundMs,
+  );
+  const size = keys.length;
+  const manyKeys = await throughput(
+    (index) => {
+      const key = keys[index % size]!;
+      return credential.getToken(key.scope, key.options);
+    },
+    params.rounds,
+    params.roundMs,
+  );
+  const plainCall = await throughput(
+    () => credential.getToken(lab.scope),
+    params.rounds,
+    params.roundMs,
+  );
+  const after = countsSince(before, (await entraCounts(lab)).main).tokenRequests;
+  if (after !== tokenRequests) throw new Error(`lookups made ${after - tokenRequests} requests`);
+  return {
+    keys: size,
+    heapGrowth,
+    oneKey,
+    manyKeys,
+    plainCall,
+    oneKeyMedian: median(oneKey),
+    manyKeysMedian: median(manyKeys),
+    plainCallMedian: median(plainCall),
+    tokenRequests,
+  };
+}
+
+export function manyKeysParams(context: BenchContext): ManyKeysParams {
+  return context.smoke
+    ? { tenants: 4, scopesPerTenant: 25, rounds: 1, roundMs: 50, concurrency: 16 }
+    : { tenants: 100, scopesPerTenant: 100, rounds: 7, roundMs: 400, concurrency: 32 };
+}
+
+/** The client run of this figure (the cost-of-hardening figure reuses it). */
+export function runManyKeys(context: BenchContext): Promise<ManyKeysResult> {
+  return context.client<ManyKeysResult>(
+    import.meta.url,
+    "measureManyKeys",
+    manyKeysParams(context),
+    { execArgv: ["--expose-gc"] },
+  );
+}
+
+export const manyKeys: Figure = {
+  id: "many-keys",
+  smoke: true,
+  async run(context): Promise<FigureResult> {
+    const result = await runManyKeys(context);
+    const { tenants, scopesPerTenant } = manyKeysParams(context);
+    const keys = `${count(result.keys)} cached tokens (${tenants} tenants x ${scopesPerTenant} scopes)`;
+    const lookup = result.manyKeysMedian / result.oneKeyMedian;
+    return {
+      rows: [
+        {
+          section: "credential",
+          figure: `many keys, ${keys}: heap growth`,
+          fedcred: bytes(result.heapGrowth),
+          azure: "not measured",
+          ratio: "-",
+          target: "< 30 MB",
+          met: result.heapGrowth < 30e6,
+        },
+        {
+          section: "credential",
+          figure: "many keys: lookup throughput, every key in turn vs one key",
+          fedcred: `${rate(result.manyKeysMedian)} vs ${rate(result.oneKeyMedian)}`,
+          azure: "not measured",
+          ratio: ratio(lookup),
+          target: "within 2x of one key (>= 0.5x)",
+          met: lookup >= 0.5,
+        },
+        {
+          section: "credential",
+          figure:
+            "many keys: a call naming another tenant (options.tenantId) vs the plain call, one key each",
+          fedcred: `${rate(result.oneKeyMedian)} vs ${rate(result.plainCallMedian)}`,
+          azure: "not measured",
+          ratio: ratio(result.oneKeyMedian / result.plainCallMedian),
+          target: "-",
+          met: undefined,
+        },
+      ],
+      data: { ...result },
+      checks: [
+        {
+          name: `fedcred token requests to fill ${result.keys} keys`,
+          counted: result.tokenRequests,
+          expected: tenants * scopesPerTenant,
+        },
+      ],
+    };
+  },
+};
