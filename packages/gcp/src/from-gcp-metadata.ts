@@ -192,7 +192,7 @@ async function send(
   source: string,
   signal: AbortSignal | undefined,
   timeoutInMs: number,
-): Promise<HttpResponse> {
+): Promise<{ response: HttpResponse; attempts: number }> {
   for (let attempt = 1; ; attempt++) {
     let response: HttpResponse;
     try {
@@ -215,7 +215,9 @@ async function send(
         "assertion_unavailable",
       );
     }
-    if (!TRANSIENT.has(response.status) || attempt >= MAX_ATTEMPTS) return response;
+    if (!TRANSIENT.has(response.status) || attempt >= MAX_ATTEMPTS) {
+      return { response, attempts: attempt };
+    }
     try {
       await sleep(RETRY_DELAY_MS * 2 ** (attempt - 1), undefined, { signal, ref: false });
     } catch (error) {
@@ -256,7 +258,7 @@ function said(body: string): string {
 
 /** The identity token of a 200 answer, checked; a refusal explained. */
 function identityToken(
-  response: HttpResponse,
+  { response, attempts }: { response: HttpResponse; attempts: number },
   server: string,
   serviceAccount: string,
   audience: string,
@@ -271,7 +273,7 @@ function identityToken(
           ? " The metadata server forbade it: check that this workload may use the service account (on GKE, the Workload Identity binding)."
           : "";
     throw new AuthenticationError(
-      `The GCP metadata server at ${server} refused an identity token of ${account} for audience ${audience} (HTTP ${response.status}).${hint}${said(response.body)}`,
+      `The GCP metadata server at ${server} refused an identity token of ${account} for audience ${audience} (HTTP ${response.status}${attempts > 1 ? `, after ${attempts} attempts` : ""}).${hint}${said(response.body)}`,
       "assertion_failed",
       { statusCode: response.status },
     );

@@ -277,7 +277,7 @@ describe("fromGcpMetadata failures", () => {
     federation.metadata.reset();
     federation.metadata.faults.push({ status: 503, body: "busy" }, 3);
     const error = await failure(assertion()(context()));
-    expect(error.message).toContain("HTTP 503");
+    expect(error.message).toContain("HTTP 503, after 3 attempts");
     expect(federation.identityRequests()).toHaveLength(3);
   });
 
