@@ -23,6 +23,9 @@ export function sendXml(
     "content-type": "text/xml",
     "content-length": String(Buffer.byteLength(body)),
     "x-amzn-requestid": requestId,
+    // The clock signatures are checked against (Node's own Date header ignores a faked clock):
+    // the SDK corrects its clock skew from this header, as it does with STS's.
+    date: new Date().toUTCString(),
   });
   response.end(body);
 }
