@@ -40,7 +40,8 @@ export interface DetectAssertionOptions {
    * which the chosen provider then reads itself (on every call where it does so). A given `env`
    * is also what the provider gets: the values detection found there are passed as its options
    * (the token file path, the Actions request URL and token, the Pipelines request URI and access
-   * token, the GCE metadata host, the identity endpoint and header).
+   * token, the AWS region, the GCE metadata host, the identity endpoint and header, the IMDS host
+   * of `AZURE_POD_IDENTITY_AUTHORITY_HOST`); the AWS SDK reads AWS credentials from `process.env`.
    */
   env?: Readonly<Record<string, string | undefined>> | undefined;
   /**
@@ -220,7 +221,9 @@ function candidates(env: Env, options: DetectAssertionOptions): Candidate[] {
       packageName: "@fedcred/aws",
       factory: "fromAwsWebIdentityToken",
       evidence: aws === undefined ? undefined : `AWS credentials: ${both(aws)}`,
-      options: () => defined({ audience }),
+      // The AWS SDK reads the credentials from process.env itself; the region can be handed over.
+      options: () =>
+        defined({ audience, region: given("AWS_REGION") ?? given("AWS_DEFAULT_REGION") }),
     },
     {
       source: "GCP metadata",
@@ -249,7 +252,7 @@ function candidates(env: Env, options: DetectAssertionOptions): Candidate[] {
           audience,
           ...(appService
             ? { endpoint: given("IDENTITY_ENDPOINT"), identityHeader: given("IDENTITY_HEADER") }
-            : {}),
+            : { endpoint: given("AZURE_POD_IDENTITY_AUTHORITY_HOST") }),
         }),
     },
   ];

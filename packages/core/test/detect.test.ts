@@ -329,7 +329,7 @@ describe("detectAssertion loading the provider", () => {
         idTokenRequestUrl: GITHUB.ACTIONS_ID_TOKEN_REQUEST_URL,
         idTokenRequestToken: GITHUB.ACTIONS_ID_TOKEN_REQUEST_TOKEN,
       },
-      fromAwsWebIdentityToken: { audience },
+      fromAwsWebIdentityToken: { audience, region: "eu-west-1" },
       fromGcpMetadata: { metadataHost: "127.0.0.1:9" },
       fromManagedIdentity: { clientId: "mi" },
     });
