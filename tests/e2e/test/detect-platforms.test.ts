@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   ClientAssertionCredential,
   type DetectAssertionOptions,
@@ -9,15 +12,17 @@ import {
   type GcpMetadataServer,
   type GitHubActionsTokenService,
   type ImdsServer,
+  type Lab,
   type ProtectedResource,
   startAzurePipelines,
   startEntra,
   startGcpMetadata,
   startGitHubActions,
   startImds,
+  startLab,
   startResource,
 } from "@fedcred/emulator";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
 
 const TENANT = "4d2e3f5a-0000-4000-8000-00000000d1e1";
 const APP = "9b8c7d6e-0000-4000-8000-00000000d1e2";
@@ -199,5 +204,67 @@ describe("detectAssertion picks each platform's real provider, end to end", () =
       "GitHub Actions: ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are set; also seen, lower in precedence: GCP metadata (GCE_METADATA_HOST is set), managed identity (IDENTITY_ENDPOINT and IDENTITY_HEADER are set)",
     );
     expect(issuer).toBe(actions.issuer);
+  });
+});
+
+describe("detectAssertion on AWS, with the real @fedcred/aws and AWS SDK", () => {
+  let lab: Lab;
+  let directory: string;
+
+  beforeAll(async () => {
+    // The lab's servers chain to the CA the global setup put in NODE_EXTRA_CA_CERTS.
+    lab = await startLab({ tlsAuthority: inject("tls") });
+    directory = await mkdtemp(join(tmpdir(), "fedcred-e2e-aws-"));
+  });
+
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await lab?.close();
+    if (directory) await rm(directory, { recursive: true, force: true });
+  });
+
+  it("picks AWS from the access keys, and STS's token for the role is accepted by the resource", async () => {
+    // The AWS SDK reads its credentials from process.env, and talks only to the lab's STS.
+    const empty = join(directory, "empty");
+    await writeFile(empty, "");
+    const aws: Record<string, string> = {
+      AWS_ACCESS_KEY_ID: lab.env.AWS_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: lab.env.AWS_SECRET_ACCESS_KEY,
+      AWS_SESSION_TOKEN: lab.env.AWS_SESSION_TOKEN,
+      AWS_REGION: lab.env.AWS_REGION,
+      AWS_ENDPOINT_URL_STS: lab.env.AWS_ENDPOINT_URL_STS,
+      AWS_SHARED_CREDENTIALS_FILE: empty,
+      AWS_CONFIG_FILE: empty,
+      AWS_EC2_METADATA_DISABLED: "true",
+    };
+    for (const [name, value] of Object.entries(aws)) vi.stubEnv(name, value);
+    // As scripts/turbo.mjs sets it for every test run: the SDK's Node-version notice is noise here.
+    vi.stubEnv("AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED", "true");
+    const getAssertion = detectAssertion({ env: aws });
+    expect(getAssertion.reason).toBe(
+      "AWS: AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set",
+    );
+    const credential = new ClientAssertionCredential(lab.tenantId, lab.clientId, getAssertion, {
+      authorityHost: lab.env.AZURE_AUTHORITY_HOST,
+    });
+    try {
+      const token = await credential.getToken(lab.env.FEDCRED_RESOURCE_SCOPE);
+      const response = await fetch(lab.env.FEDCRED_RESOURCE_URL, {
+        headers: { authorization: `Bearer ${token.token}` },
+      });
+      expect(response.status).toBe(200);
+      const [request] = lab.entra.requests.filter((entry) =>
+        entry.path.endsWith("/oauth2/v2.0/token"),
+      );
+      const assertion = String(request?.form.client_assertion);
+      const claims = JSON.parse(
+        Buffer.from(assertion.split(".")[1] ?? "", "base64url").toString(),
+      ) as {
+        sub: string;
+      };
+      expect(claims.sub).toBe(lab.subjects.aws);
+    } finally {
+      await credential.close();
+    }
   });
 });
