@@ -219,7 +219,8 @@ async function send(
       return { response, attempts: attempt };
     }
     try {
-      await sleep(RETRY_DELAY_MS * 2 ** (attempt - 1), undefined, { signal, ref: false });
+      // Ref'd: a caller waits on this pause, and nothing else may be holding the process open.
+      await sleep(RETRY_DELAY_MS * 2 ** (attempt - 1), undefined, { signal });
     } catch (error) {
       throw signal?.aborted ? signal.reason : error;
     }

@@ -296,7 +296,8 @@ async function send(
     const backoff = retries.retryDelayInMs * 2 ** attempt;
     const wait = Math.min(retryAfterOf(response) ?? backoff, retries.maxRetryDelayInMs);
     try {
-      await sleep(wait, undefined, { signal: request.signal, ref: false });
+      // Ref'd: a caller waits on this pause, and nothing else may be holding the process open.
+      await sleep(wait, undefined, { signal: request.signal });
     } catch (error) {
       throw request.signal?.aborted ? request.signal.reason : error;
     }
