@@ -120,11 +120,11 @@ describe("abort", () => {
       const acceptedBefore = gate.accepted;
       const controller = new AbortController();
       const pending = credential.getToken(SCOPE, { abortSignal: controller.signal });
-      await until(() => gate.open > 0);
+      await until(() => gate.openSince(acceptedBefore) > 0);
       controller.abort();
       expectAbortError(await rejectionOf(pending));
       // The client closed the connection it had opened to the hanging server.
-      await until(() => gate.open === 0);
+      await until(() => gate.openSince(acceptedBefore) === 0);
       expect(gate.accepted).toBe(acceptedBefore + 1);
       expect(cluster.tokenRequests()).toBe(0);
       expect(federation.entra.tokenRequestCount).toBe(0);

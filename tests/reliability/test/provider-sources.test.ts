@@ -205,13 +205,15 @@ describe("the Kubernetes API (fromServiceAccountToken)", () => {
     const { gate } = cluster;
     const get = kubernetesCredential(300);
     gate.mode = "hold";
+    const before = gate.accepted;
     const error = await rejectionOf(get.getToken(SCOPE));
     expect(CredentialUnavailableError.isInstance(error)).toBe(true);
     expect(error).toMatchObject({ code: "assertion_unavailable" });
     expect(error.message).toBe(
       `No token for prod/billing within 300 ms (options.requestTimeoutInMs): neither the kubeconfig's credential plugin nor the Kubernetes API server at https://localhost:${gate.port} answered in time.`,
     );
-    await until(() => gate.open === 0);
+    await until(() => gate.openSince(before) === 0);
+    expect(gate.accepted - before).toBe(1);
     gate.mode = "pass";
     await expectToken(get.getToken(SCOPE));
     expect(tokenRequests()).toBe(1);
@@ -246,10 +248,11 @@ describe("the Kubernetes API (fromServiceAccountToken)", () => {
 });
 
 describe("AWS STS (fromAwsWebIdentityToken)", () => {
-  const awsCredential = (): ClientAssertionCredential =>
+  const awsCredential = (requestTimeoutInMs = 30_000): ClientAssertionCredential =>
     credential(
       AWS_APP,
       fromAwsWebIdentityToken({
+        requestTimeoutInMs,
         clientConfig: {
           endpoint: `http://127.0.0.1:${stsGate.port}`,
           region: REGION,
@@ -329,6 +332,42 @@ describe("AWS STS (fromAwsWebIdentityToken)", () => {
     stsGate.mode = "pass";
     await expectToken(get.getToken(SCOPE));
     expect(stsRequests()).toBe(1);
+  });
+
+  it("hanging past requestTimeoutInMs: assertion_unavailable naming the option, the connection closed; then recovery", async () => {
+    const get = awsCredential(300);
+    stsGate.mode = "hold";
+    const before = stsGate.accepted;
+    const error = await rejectionOf(get.getToken(SCOPE));
+    expect(CredentialUnavailableError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({ code: "assertion_unavailable" });
+    expect(error.message).toBe(
+      "AWS STS did not answer GetWebIdentityToken within 300 ms (options.requestTimeoutInMs): check the network route to the regional STS endpoint, AWS_ENDPOINT_URL_STS or clientConfig.endpoint, and any proxy.",
+    );
+    // The SDK closed the connection it had opened to the hanging endpoint.
+    await until(() => stsGate.openSince(before) === 0);
+    expect(stsGate.accepted - before).toBe(1);
+    stsGate.mode = "pass";
+    await expectToken(get.getToken(SCOPE));
+    expect(stsRequests()).toBe(1);
+  });
+
+  it("aborted while STS hangs: an AbortError at once, the connection closed, nothing sent to Entra", async () => {
+    const get = awsCredential(600_000);
+    stsGate.mode = "hold";
+    const before = stsGate.accepted;
+    const controller = new AbortController();
+    const pending = get.getToken(SCOPE, { abortSignal: controller.signal });
+    await until(() => stsGate.openSince(before) > 0);
+    controller.abort();
+    const error = await rejectionOf(pending);
+    expect({ name: error.name, message: error.message }).toEqual({
+      name: "AbortError",
+      message: "The operation was aborted.",
+    });
+    await until(() => stsGate.openSince(before) === 0);
+    expect(stsGate.accepted - before).toBe(1);
+    expect(federation.entra.tokenRequestCount).toBe(0);
   });
 
   it("throttling while a valid token is cached: callers keep it, nothing thrown; the next refresh succeeds", async () => {

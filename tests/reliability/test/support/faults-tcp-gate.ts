@@ -21,18 +21,20 @@ export interface TcpGate {
   readonly accepted: number;
   /** Connections still open (client side). */
   readonly open: number;
+  /** Connections still open among those accepted after the first `accepted` ones (a mark taken earlier). */
+  openSince(accepted: number): number;
   close(): Promise<void>;
 }
 
 export async function startTcpGate(targetPort: number): Promise<TcpGate> {
-  const sockets = new Set<Socket>();
+  const sockets = new Map<Socket, number>();
   let accepted = 0;
   const gate = {
     mode: "pass" as GateMode,
   };
   const server: Server = createServer((socket) => {
     accepted += 1;
-    sockets.add(socket);
+    sockets.set(socket, accepted);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => {});
     if (gate.mode === "reset") {
@@ -58,11 +60,14 @@ export async function startTcpGate(targetPort: number): Promise<TcpGate> {
     port: { value: port },
     accepted: { get: () => accepted },
     open: { get: () => sockets.size },
+    openSince: {
+      value: (mark: number) => [...sockets.values()].filter((number) => number > mark).length,
+    },
     close: {
       value: () =>
         new Promise<void>((resolve) => {
           server.close(() => resolve());
-          for (const socket of sockets) socket.destroy();
+          for (const socket of sockets.keys()) socket.destroy();
         }),
     },
   }) as TcpGate;
