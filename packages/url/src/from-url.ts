@@ -232,9 +232,9 @@ export function fromUrl(options: FromUrlOptions): AssertionFunc {
         headers: { accept: format === "json" ? "application/json" : "*/*", ...headers },
         signal: context?.abortSignal,
         timeoutInMs,
+        // Not background: the caller waits for this answer, so it must keep the process alive
+        // (Node unrefs the pooled socket once it is idle).
         maxBodyBytes: MAX_BODY_BYTES,
-        // A kept connection must not hold the process open between token requests.
-        background: true,
       });
     } catch (error) {
       if (AuthenticationError.isInstance(error) && error.code === "token_request_failed") {

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import {
   createServer,
   type IncomingHttpHeaders,
@@ -5,6 +6,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import {
   type AssertionContext,
@@ -357,5 +359,42 @@ describe("fromUrl options", () => {
     }
     expect(String(error)).not.toContain(KEY);
     expect(inspect(error)).not.toContain(KEY);
+  });
+});
+
+describe("fromUrl and the process", () => {
+  it("keeps a process alive while it waits for the answer, and lets it end after", async () => {
+    const token = unsignedJwt({ sub: SUBJECT, exp: Math.floor(Date.now() / 1000) + 3600 });
+    // The answer comes late: a process with nothing else to do must still wait for it.
+    service.answer = (response) => {
+      setTimeout(() => response.writeHead(200).end(token), 500);
+    };
+    const script = `
+      import { fromUrl } from "@fedcred/url";
+      const assertion = await fromUrl({ url: ${JSON.stringify(`${service.url}/late`)} })({});
+      console.log(assertion.length);`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => {
+      const deadline = setTimeout(() => {
+        child.kill("SIGKILL");
+        resolve(null);
+      }, 45_000);
+      child.on("close", (exitCode) => {
+        clearTimeout(deadline);
+        resolve(exitCode);
+      });
+    });
+    expect(output.trim()).toBe(String(token.length));
+    expect(code).toBe(0);
   });
 });
