@@ -72,11 +72,12 @@ const RESOURCES = [
   "https://management.azure.com",
 ];
 /**
- * Access tokens live 15 s: core serves a token shorter than 5 minutes until a tenth of its
- * lifetime before expiry (1.5 s here), which must exceed the 1 s the emulator's whole-second
- * `exp` can lose, or a correct client would seem to return expired tokens.
+ * Access tokens live 30 s: core serves a token shorter than 5 minutes until a tenth of its
+ * lifetime before expiry (3 s here). The emulator's whole-second `exp` can lose 1 s of that, and
+ * a token is checked when its caller resumes, which a loaded event loop delays: 2 s are left for
+ * that, so a correct client never seems to return an expired token.
  */
-const ACCESS_TOKEN_SECONDS = 15;
+const ACCESS_TOKEN_SECONDS = 30;
 const ASSERTION_SECONDS = 40;
 const MAX_RETRIES = 2;
 const REQUEST_TIMEOUT_MS = 2_000;
@@ -521,9 +522,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     //   that is not retried), so they number at most the requests ("flights") themselves;
     // - per key (app, tenant, resource, CAE mode) single flight runs one request at a time, and a
     //   request starts only when no valid token is cached (a first call, after a failure) or at
-    //   the refresh time, half way through the 15 s lifetime (core: "five minutes before expiry,
-    //   never before half way"): successful flights of a key start at least 7.5 s apart, so at
-    //   most 1 + duration / 7.5 s of them;
+    //   the refresh time, half way through the 30 s lifetime (core: "five minutes before expiry,
+    //   never before half way"): successful flights of a key start at least 15 s apart, so at
+    //   most 1 + duration / 15 s of them (and one more for the run's edges);
     // - a claims challenge bypasses the cache: one flight per claims call; an abort by the last
     //   caller waiting abandons a flight, so the next caller starts another: one per aborted call;
     // - a refused flight (700027 after a key drop) does not cool down: one per rejected call,
