@@ -1,5 +1,11 @@
-import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from "node:http";
+import type {
+  ClientRequest,
+  Agent as HttpAgent,
+  IncomingHttpHeaders,
+  IncomingMessage,
+} from "node:http";
 import type { Agent as HttpsAgent } from "node:https";
+import type { Socket } from "node:net";
 import { evictOldest } from "./bounded-map.js";
 import { type BodyLimit, contentCodings, readEncodedBody } from "./transport-body.js";
 import type { DestinationTls, TlsContexts } from "./transport-tls.js";
@@ -65,14 +71,26 @@ function refusingMarkedSockets<T extends HttpAgent>(agent: T): T {
 }
 
 /**
+ * The keep-alive agent of every transport's https requests with Node's default TLS settings:
+ * a new credential reuses the connections of the ones before it instead of paying a TLS
+ * handshake for its first token. Settings of its own (a CA, a client certificate) get an agent
+ * of the transport's own.
+ */
+let sharedHttpsAgent: HttpsAgent | undefined;
+
+/**
  * Direct connections through `node:http` / `node:https` (loaded on first use), with one
- * keep-alive agent per TLS setting. Idle pooled sockets are unref'd by Node; a background
- * request unrefs its socket while in use too.
+ * keep-alive agent per TLS setting (Node's defaults: one agent shared by every transport).
+ * Idle pooled sockets are unref'd by Node; a background request unrefs its socket while in use
+ * too.
  */
 export class NodeConnections {
   readonly #tls: TlsContexts;
   #httpAgent: HttpAgent | undefined;
   readonly #httpsAgents = new Map<string, HttpsAgent>();
+  /** Sockets of the shared agent this transport used, and its requests in flight on them. */
+  readonly #sharedSockets = new Set<Socket>();
+  readonly #sharedRequests = new Set<ClientRequest>();
 
   constructor(tls: TlsContexts) {
     this.#tls = tls;
@@ -124,8 +142,14 @@ export class NodeConnections {
         reject(error);
       }
       request.signal.addEventListener("abort", onAbort, { once: true });
+      const shared = agent === sharedHttpsAgent;
+      if (shared) {
+        this.#sharedRequests.add(outgoing);
+        outgoing.once("close", () => this.#sharedRequests.delete(outgoing));
+      }
       outgoing.on("socket", (socket) => {
         if (request.background) socket.unref();
+        if (shared) this.#remember(socket);
       });
       outgoing.on("error", (error) => fail(request.failure(error)));
       outgoing.on("response", (response) => {
@@ -161,6 +185,10 @@ export class NodeConnections {
     tls: DestinationTls | undefined,
   ): Promise<HttpsAgent> {
     const { key, secureContext } = await this.#tls.choose(tls);
+    if (key === "" && secureContext === undefined) {
+      sharedHttpsAgent ??= refusingMarkedSockets(new https.Agent({ keepAlive: true }));
+      return sharedHttpsAgent;
+    }
     let agent = this.#httpsAgents.get(key);
     if (agent === undefined) {
       evictOldest(this.#httpsAgents, MAX_AGENTS, "")?.destroy();
@@ -172,11 +200,26 @@ export class NodeConnections {
     return agent;
   }
 
-  /** Destroys every pooled and in-use socket. */
+  /** Remembers a socket of the shared agent (no listener: sockets outlive transports). */
+  #remember(socket: Socket): void {
+    if (this.#sharedSockets.has(socket)) return;
+    for (const known of this.#sharedSockets) if (known.destroyed) this.#sharedSockets.delete(known);
+    this.#sharedSockets.add(socket);
+  }
+
+  /**
+   * Destroys every pooled and in-use socket of its own agents; of the shared agent, its own
+   * requests in flight and the idle sockets it used (others' requests keep theirs).
+   */
   close(): void {
     this.#httpAgent?.destroy();
     this.#httpAgent = undefined;
     for (const agent of this.#httpsAgents.values()) agent.destroy();
     this.#httpsAgents.clear();
+    for (const outgoing of this.#sharedRequests) outgoing.destroy();
+    this.#sharedRequests.clear();
+    const idle = new Set(Object.values(sharedHttpsAgent?.freeSockets ?? {}).flat());
+    for (const socket of this.#sharedSockets) if (idle.has(socket)) socket.destroy();
+    this.#sharedSockets.clear();
   }
 }
