@@ -28,7 +28,7 @@ export const hardening: Figure = {
       ["a proxy configured (proxyOptions)", proxy.median],
       ["tracing enabled (OpenTelemetry, tracingOptions on every call)", tracing.median],
       [
-        `${manyKeys.keys.toLocaleString("en-US")} other keys cached (the plain call)`,
+        `${manyKeys.keys.toLocaleString("en-US")} keys cached (the plain call's among them)`,
         manyKeys.plainCallMedian,
       ],
     ];

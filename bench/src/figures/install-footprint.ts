@@ -14,28 +14,60 @@ import { bytes, count, ratio } from "../format.js";
 const run = promisify(execFile);
 
 /**
- * The workspace's lockfile without its importers: pnpm resolves a fresh project's dependencies
- * to the versions it holds, which the store has, so the install needs no registry. An optional
- * peer the lockfile holds would be installed too: `without` leaves packages out.
+ * The part of the workspace's lockfile a fresh project of `roots` needs: the snapshots reachable
+ * from every version of each root package, and their packages; no importers. pnpm resolves the
+ * project's dependencies to the versions it holds, which the store has, so the install needs no
+ * registry (and pnpm's checks of the lockfile meet only packages the workspace installed). An
+ * optional peer the lockfile holds would be installed too: `without` leaves packages out.
  */
-function lockfileSeed(lockfile: string, without: string[]): string {
+function lockfileSeed(lockfile: string, roots: string[], without: string[]): string {
   const workspace = lockfile.split(/^---$/m).pop()!;
   const sections = workspace.split(/^(?=\S)/m);
   const section = (key: string): string =>
     sections.find((text) => text.startsWith(`${key}:`)) ?? "";
-  const leftOut = (entry: string): boolean =>
-    without.some((name) => entry.startsWith(`  ${name}@`) || entry.startsWith(`  '${name}@`));
-  const entries = (key: string): string =>
+  const entries = (key: string): string[] =>
     section(key)
       .split(/^(?= {2}\S)/m)
-      .filter((entry) => !leftOut(entry))
-      .join("");
+      .slice(1);
+  // "  name@version:" or "  'name@version(peer@version)': {}"
+  const idOf = (entry: string): string => {
+    const match = /^ {2}(?:'([^']+)'|([^\s:]+)):/.exec(entry);
+    return match?.[1] ?? match?.[2] ?? "";
+  };
+  const nameOf = (id: string): string => id.slice(0, id.indexOf("@", 1));
+  const snapshots = new Map<string, { entry: string; dependencies: string[] }>();
+  for (const entry of entries("snapshots")) {
+    const dependencies: string[] = [];
+    let inDependencies = false;
+    for (const line of entry.split("\n").slice(1)) {
+      if (/^ {4}(dependencies|optionalDependencies):/.test(line)) inDependencies = true;
+      else if (/^ {4}\S/.test(line)) inDependencies = false;
+      else if (inDependencies) {
+        const match = /^ {6}'?([^':]+)'?: '?([^']+)'?$/.exec(line);
+        if (match) dependencies.push(`${match[1]}@${match[2]}`);
+      }
+    }
+    snapshots.set(idOf(entry), { entry, dependencies });
+  }
+  const kept = new Set<string>();
+  const queue = [...snapshots.keys()].filter((id) => roots.includes(nameOf(id)));
+  while (queue.length > 0) {
+    const id = queue.pop()!;
+    if (kept.has(id) || !snapshots.has(id) || without.includes(nameOf(id))) continue;
+    kept.add(id);
+    queue.push(...(snapshots.get(id)?.dependencies ?? []));
+  }
+  const keptPackages = new Set([...kept].map((id) => id.replace(/\(.*$/, "")));
   return [
     section("lockfileVersion"),
     section("settings"),
     "importers:\n\n  .: {}\n\n",
-    entries("packages"),
-    entries("snapshots"),
+    "packages:\n\n",
+    entries("packages")
+      .filter((entry) => keptPackages.has(idOf(entry)))
+      .join(""),
+    "snapshots:\n\n",
+    [...kept].map((id) => snapshots.get(id)!.entry).join(""),
   ].join("");
 }
 
@@ -114,9 +146,14 @@ export const installFootprint: Figure = {
         tarball[`@fedcred/${name}`] = `file:${JSON.parse(stdout).filename}`;
       }
       const lockfile = await readFile(join(context.root, "pnpm-lock.yaml"), "utf8");
+      const coreManifest = JSON.parse(
+        await readFile(join(context.root, "packages", "core", "package.json"), "utf8"),
+      ) as { dependencies: Record<string, string> };
       // @azure/logger is core's optional peer: a user without it does not get it.
-      const ours = lockfileSeed(lockfile, ["@azure/logger"]);
-      const theirs = lockfileSeed(lockfile, []);
+      const ours = lockfileSeed(lockfile, Object.keys(coreManifest.dependencies), [
+        "@azure/logger",
+      ]);
+      const theirs = lockfileSeed(lockfile, ["@azure/identity"], []);
       const identityVersion = JSON.parse(
         await readFile(join(context.root, "bench", "package.json"), "utf8"),
       ).dependencies["@azure/identity"] as string;
