@@ -35,7 +35,8 @@ export interface TokenStoreOperationOptions {
  *
  * How the credential uses it, on an in-process cache miss (never on a hit):
  * 1. `get(key)`: a valid token there is used and cached in process;
- * 2. otherwise `lease(key)`: `true` means this process asks Entra, then `set`s the token with a
+ * 2. otherwise `lease(key)`: `true` means this process reads `get` once more (a holder may
+ *    have just written the token and ended its lease), then asks Entra and `set`s the token with a
  *    time to live no longer than its refresh time (and so never beyond its expiry less the
  *    safety margin); `false` means another process holds the lease: the credential polls
  *    `get` (from 20 ms up to every 250 ms) and tries `lease` again, so once a holder's lease
@@ -85,8 +86,9 @@ export interface TokenStore {
   ): Promise<void>;
   /**
    * Takes the lease on `key` for `leaseInMs` when nobody holds it (atomically: one caller in
-   * the fleet wins), and says whether this caller now holds it. A lease is never released: it
-   * ends by itself, or matters no more once the token is stored.
+   * the fleet wins), and says whether this caller now holds it. The credential never releases
+   * a lease: it ends by itself, and matters no more once the token is stored (a store may end
+   * it in `set`, as `@fedcred/redis` does).
    */
   lease(key: string, options: TokenStoreOperationOptions): Promise<boolean>;
   /** How long a lease lasts, in ms: how long a dead holder can keep the others waiting. */
@@ -248,8 +250,14 @@ export class SharedTokenStore {
       const leased = await this.#operation(signal, background, (options) =>
         this.#store.lease(storeKey, options),
       );
-      // Held by another process: wait for its token. Held by us, or no store: ask Entra.
-      if (leased !== false || performance.now() >= giveUpAt) break;
+      if (leased === true) {
+        // Its holder may have written the token and ended its lease since this process read.
+        const written = await this.#read(storeKey, signal, background);
+        if (written !== undefined) return written;
+        break;
+      }
+      // Held by another process: wait for its token. No store: ask Entra.
+      if (leased === undefined || performance.now() >= giveUpAt) break;
       await sleep(delay * (0.75 + Math.random() / 2), signal, background);
       delay = Math.min(delay * 2, MAX_POLL_MS);
       const polled = await this.#read(storeKey, signal, background);

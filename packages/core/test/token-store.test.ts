@@ -115,8 +115,8 @@ describe("a token store behind the in-process cache", () => {
     expect(second.token).toBe(first.token);
     expect(second.expiresOnTimestamp).toBe(first.expiresOnTimestamp);
     expect(second.refreshAfterTimestamp).toBe(first.refreshAfterTimestamp);
-    // Asked the store before Entra, took the lease, wrote the token.
-    expect(store.calls.slice(0, 3).map((call) => call.op)).toEqual(["get", "lease", "set"]);
+    // Asked the store before Entra, took the lease, read once more, wrote the token.
+    expect(store.calls.slice(0, 4).map((call) => call.op)).toEqual(["get", "lease", "get", "set"]);
     const [key] = [...store.entries.keys()].filter((name) => !name.startsWith("lease:"));
     expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(key).not.toContain(TENANT);
@@ -209,6 +209,29 @@ describe("a token store behind the in-process cache", () => {
     expect(new Set(tokens.map((t) => t.token))).toEqual(new Set(["slow-token"]));
     // One lease won, the other credential polled the store until the token appeared.
     expect(store.count("lease")).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a lease won just after its holder wrote the token and ended it: the token is read, not fetched", async () => {
+    // Another process's token, in the store under the same key.
+    await credential().getToken(SCOPE);
+    const key = store.calls.find((call) => call.op === "set")?.key ?? "";
+    const written = store.entries.get(key);
+    server.requests.length = 0;
+    // This process's first read comes just before that write lands and the lease ends.
+    store.entries.delete(key);
+    store.entries.delete(`lease:${key}`);
+    const get = store.get.bind(store);
+    let first = true;
+    store.get = async (name, options) => {
+      const value = await get(name, options);
+      if (first && written !== undefined) store.entries.set(key, written);
+      first = false;
+      return value;
+    };
+    const token = await credential().getToken(SCOPE);
+    expect(server.requests).toHaveLength(0);
+    expect(token.token).toBe(JSON.parse(written?.value ?? "{}").token);
+    expect(store.calls.slice(-3).map((call) => call.op)).toEqual(["get", "lease", "get"]);
   });
 
   it("a holder that never writes blocks the others only until its lease ends", async () => {
