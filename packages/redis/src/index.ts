@@ -1,0 +1,5 @@
+export {
+  type RedisTokenStore,
+  type RedisTokenStoreOptions,
+  redisTokenStore,
+} from "./redis-token-store.js";
