@@ -6,6 +6,7 @@ import {
   CredentialUnavailableError,
   createTransport,
   decodeJwtPayload,
+  exchangeAudienceFor,
   type HttpResponse,
   isLoopbackHostname,
   isMetadataHostname,
@@ -13,7 +14,6 @@ import {
   memoizeAssertion,
   type Transport,
 } from "@fedcred/core";
-import { exchangeAudienceFor } from "./exchange-audience.js";
 
 /**
  * The environment variable naming the metadata server's `host[:port]`, as Google's client
@@ -54,8 +54,9 @@ export interface GcpMetadataOptions {
   /**
    * The identity token's audience, which the federated identity credential must list. Default:
    * the token exchange audience of the credential's cloud, from its `authorityHost`:
-   * `api://AzureADTokenExchange`, `api://AzureADTokenExchangeUSGov` (login.microsoftonline.us)
-   * or `api://AzureADTokenExchangeChina` (login.chinacloudapi.cn).
+   * `api://AzureADTokenExchange`, `api://AzureADTokenExchangeUSGov` (login.microsoftonline.us,
+   * login.usgovcloudapi.net) or `api://AzureADTokenExchangeChina` (login.chinacloudapi.cn,
+   * login.partner.microsoftonline.cn).
    */
   audience?: string;
   /**

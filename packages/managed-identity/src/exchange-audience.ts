@@ -1,5 +1,8 @@
+import { PUBLIC_EXCHANGE_AUDIENCE } from "@fedcred/core";
+
 /**
- * The audience Entra ID expects of federated tokens in the public cloud.
+ * The audience Entra ID expects of federated tokens in the public cloud (core's
+ * `PUBLIC_EXCHANGE_AUDIENCE`).
  *
  * @example
  * ```ts
@@ -8,18 +11,4 @@
  * fromManagedIdentity({ audience: DEFAULT_AUDIENCE });
  * ```
  */
-export const DEFAULT_AUDIENCE = "api://AzureADTokenExchange";
-
-const SOVEREIGN_AUDIENCES: Record<string, string> = {
-  "login.microsoftonline.us": "api://AzureADTokenExchangeUSGov",
-  "login.chinacloudapi.cn": "api://AzureADTokenExchangeChina",
-};
-
-/** The token exchange audience of the cloud whose authority `authorityHost` is. */
-export function exchangeAudienceFor(authorityHost: string | undefined): string {
-  let host = "";
-  try {
-    host = new URL(authorityHost ?? "").hostname.toLowerCase();
-  } catch {}
-  return SOVEREIGN_AUDIENCES[host] ?? DEFAULT_AUDIENCE;
-}
+export const DEFAULT_AUDIENCE: "api://AzureADTokenExchange" = PUBLIC_EXCHANGE_AUDIENCE;

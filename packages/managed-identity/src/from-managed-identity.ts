@@ -6,6 +6,7 @@ import {
   CredentialUnavailableError,
   createTransport,
   decodeJwtPayload,
+  exchangeAudienceFor,
   type HttpResponse,
   isRetryableTransportError,
   type MemoizedAssertion,
@@ -13,7 +14,6 @@ import {
   type RetryOptions,
   type Transport,
 } from "@fedcred/core";
-import { exchangeAudienceFor } from "./exchange-audience.js";
 import { type IdentityEndpoint, resolveEndpoint } from "./identity-endpoint.js";
 
 /**
@@ -47,8 +47,8 @@ export interface ManagedIdentityOptions {
    * The resource the managed identity's token is asked for: its `aud`, which the federated
    * identity credential must list. Default: the token exchange audience of the credential's
    * cloud, from its `authorityHost`: `api://AzureADTokenExchange`,
-   * `api://AzureADTokenExchangeUSGov` (login.microsoftonline.us) or
-   * `api://AzureADTokenExchangeChina` (login.chinacloudapi.cn).
+   * `api://AzureADTokenExchangeUSGov` (login.microsoftonline.us, login.usgovcloudapi.net) or
+   * `api://AzureADTokenExchangeChina` (login.chinacloudapi.cn, login.partner.microsoftonline.cn).
    */
   audience?: string;
   /** One deadline for each request to the identity endpoint, in milliseconds. Default 10 000. */
