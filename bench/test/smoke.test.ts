@@ -60,6 +60,7 @@ describe("pnpm bench --smoke", () => {
       "many-keys",
       "refresh-under-load",
       "hardening",
+      "fleet-restart",
     ]);
     for (const { id, error, rows } of report.figures) {
       expect({ id, error }).toEqual({ id, error: undefined });

@@ -4,6 +4,7 @@ import { assertionCalls } from "./assertion-calls.js";
 import { cachedThroughput } from "./cached-throughput.js";
 import { concurrentCallers } from "./concurrent-callers.js";
 import { firstToken } from "./first-token.js";
+import { fleetRestart } from "./fleet-restart.js";
 import { hardening } from "./hardening.js";
 import { importCost } from "./import-cost.js";
 import { installFootprint } from "./install-footprint.js";
@@ -20,4 +21,5 @@ export const figures: readonly Figure[] = [
   manyKeys,
   refreshUnderLoad,
   hardening,
+  fleetRestart,
 ];
