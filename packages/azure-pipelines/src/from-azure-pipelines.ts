@@ -1,8 +1,10 @@
 import {
   type AssertionContext,
   type AssertionFunc,
+  appendQuery,
   CredentialUnavailableError,
   createTransport,
+  describeUrl,
   type JwtClaims,
   logger,
   type Transport,
@@ -239,15 +241,14 @@ export function fromAzurePipelines(options: FromAzurePipelinesOptions = {}): Ass
 
   const getAssertion: AssertionFunc = async (context?: AssertionContext): Promise<string> => {
     const { url, systemAccessToken, serviceConnectionId } = endpoint(options);
-    const display = `${url.origin}${url.pathname}`;
+    const display = describeUrl(url);
     const query = `api-version=${API_VERSION}&serviceConnectionId=${encodeURIComponent(serviceConnectionId)}`;
-    const separator = url.search === "" ? "?" : url.search === "?" ? "" : "&";
     transport ??= createTransport(options.transportOptions);
     logger.info(
       `requesting an Azure Pipelines OIDC token for service connection ${serviceConnectionId} from ${display}`,
     );
     return requestOidcToken(transport, {
-      url: `${url.href}${separator}${query}`,
+      url: appendQuery(url, query),
       display,
       systemAccessToken,
       serviceConnectionId,

@@ -1,11 +1,13 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   AuthenticationError,
   CredentialUnavailableError,
-  decodeJwtPayload,
-  FedcredError,
+  checkSourceJwt,
+  type FedcredError,
   type HttpResponse,
-  isRetryableTransportError,
+  quoteServerText,
+  restateTransportFailure,
+  retryAfterInMs,
+  sendWithRetries,
   type Transport,
 } from "@fedcred/core";
 
@@ -27,7 +29,6 @@ const MAX_ATTEMPTS = 3;
 const MAX_RETRY_AFTER_MS = 5_000;
 /** A pipeline OIDC token is 1-2 KiB; anything near this cap is not one. */
 const MAX_BODY_BYTES = 64 * 1024;
-const JWT = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 const MAP_ACCESS_TOKEN =
   "map it into the step's environment (YAML: env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) })";
 
@@ -57,33 +58,8 @@ function quoteServer(response: HttpResponse, systemAccessToken: string): string 
     }
   }
   if (!said) return "";
-  said = said
-    .split(systemAccessToken)
-    .join("[redacted]")
-    .replace(/[\w-]{8,}\.[\w-]{8,}\.[\w-]*/g, "[redacted]")
-    .replace(/\s+/g, " ")
-    .trim();
-  return said === "" ? "" : ` Azure DevOps said: ${JSON.stringify(said.slice(0, 300))}`;
-}
-
-function retryDelay(response: HttpResponse | undefined, attempt: number): number {
-  const retryAfter = Number(response?.headers.get("retry-after"));
-  if (Number.isFinite(retryAfter) && retryAfter >= 0) {
-    return Math.min(retryAfter * 1000, MAX_RETRY_AFTER_MS);
-  }
-  return 500 * 2 ** (attempt - 1);
-}
-
-/** A transport failure, said as one of this request; the transport's code kept. */
-function describeTransportFailure(error: unknown, call: OidcTokenCall): unknown {
-  if (!FedcredError.isInstance(error)) return error;
-  const message = `The Azure Pipelines OIDC token request to ${call.display} failed: ${error.message}`;
-  if (isRetryableTransportError(error)) {
-    return new CredentialUnavailableError(message, "assertion_unavailable", { cause: error });
-  }
-  return AuthenticationError.isInstance(error)
-    ? new AuthenticationError(message, error.code, { statusCode: error.statusCode, cause: error })
-    : error;
+  said = quoteServerText(said, { secrets: [systemAccessToken], maxChars: 300 });
+  return said === "" ? "" : ` Azure DevOps said: ${JSON.stringify(said)}`;
 }
 
 function isHtml(response: HttpResponse): boolean {
@@ -132,33 +108,29 @@ function oidcTokenOf(response: HttpResponse, call: OidcTokenCall): string {
       { statusCode: response.status },
     );
   }
-  const value = (document as { oidcToken?: unknown } | null)?.oidcToken;
-  if (typeof value !== "string" || !JWT.test(value.trim())) {
+  const check = checkSourceJwt((document as { oidcToken?: unknown } | null)?.oidcToken);
+  if (check.problem === "not_jwt") {
     throw new AuthenticationError(
       `${where} answered ${response.status} without an OIDC token${ids}: the JSON has no "oidcToken" holding a JWT.`,
       "assertion_failed",
       { statusCode: response.status },
     );
   }
-  const token = value.trim();
-  let exp: unknown;
-  try {
-    exp = decodeJwtPayload(token).exp;
-  } catch {
+  if (check.problem === "payload_not_json") {
     throw new AuthenticationError(
       `${where} answered an "oidcToken" that is not a JWT (its payload does not decode)${ids}.`,
       "assertion_failed",
       { statusCode: response.status },
     );
   }
-  if (typeof exp === "number" && exp * 1000 <= Date.now()) {
+  if (check.problem === "expired") {
     throw new AuthenticationError(
-      `${where} issued an OIDC token that expired at ${new Date(exp * 1000).toISOString()}, before it arrived: check this machine's clock.`,
+      `${where} issued an OIDC token that expired at ${new Date(check.expiresOnTimestamp).toISOString()}, before it arrived: check this machine's clock.`,
       "assertion_failed",
       { statusCode: response.status },
     );
   }
-  return token;
+  return check.token;
 }
 
 /**
@@ -167,39 +139,35 @@ function oidcTokenOf(response: HttpResponse, call: OidcTokenCall): string {
  * network failures.
  */
 export async function requestOidcToken(transport: Transport, call: OidcTokenCall): Promise<string> {
-  for (let attempt = 1; ; attempt++) {
-    let response: HttpResponse | undefined;
-    try {
-      response = await transport.send({
-        url: call.url,
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${call.systemAccessToken}`,
-          "content-type": "application/json",
-          accept: "application/json",
-          "x-tfs-fedauthredirect": "Suppress",
-        },
-        body: "",
-        signal: call.signal,
-        timeoutInMs: call.timeoutInMs,
-        maxBodyBytes: MAX_BODY_BYTES,
-      });
-    } catch (error) {
-      if (call.signal?.aborted || !isRetryableTransportError(error) || attempt >= MAX_ATTEMPTS) {
-        throw call.signal?.aborted ? error : describeTransportFailure(error, call);
-      }
-    }
-    if (response !== undefined) {
-      if (response.status === 200) return oidcTokenOf(response, call);
-      if (!TRANSIENT.has(response.status) || attempt >= MAX_ATTEMPTS) {
-        throw refusal(response, call);
-      }
-    }
-    // Rejects with an AbortError when the caller gives up during the pause.
-    await sleep(
-      retryDelay(response, attempt),
-      undefined,
-      call.signal ? { signal: call.signal } : {},
-    );
-  }
+  const { response } = await sendWithRetries(
+    transport,
+    {
+      url: call.url,
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${call.systemAccessToken}`,
+        "content-type": "application/json",
+        accept: "application/json",
+        "x-tfs-fedauthredirect": "Suppress",
+      },
+      body: "",
+      signal: call.signal,
+      timeoutInMs: call.timeoutInMs,
+      maxBodyBytes: MAX_BODY_BYTES,
+    },
+    {
+      maxAttempts: MAX_ATTEMPTS,
+      retryStatus: (status) => TRANSIENT.has(status),
+      retryTransportErrors: true,
+      delayInMs: (attempt, answer) =>
+        Math.min(retryAfterInMs(answer) ?? 500 * 2 ** (attempt - 1), MAX_RETRY_AFTER_MS),
+      describeTransportFailure: (error) =>
+        restateTransportFailure(
+          error,
+          (said) => `The Azure Pipelines OIDC token request to ${call.display} failed: ${said}`,
+        ),
+    },
+  );
+  if (response.status === 200) return oidcTokenOf(response, call);
+  throw refusal(response, call);
 }

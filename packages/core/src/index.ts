@@ -47,6 +47,19 @@ export type {
   UserAgentOptions,
 } from "./options.js";
 export type { RetryOptions } from "./retry.js";
+export {
+  appendQuery,
+  checkSourceJwt,
+  describeUrl,
+  type QuoteServerTextOptions,
+  quoteServerText,
+  restateTransportFailure,
+  retryAfterInMs,
+  type SendWithRetriesOptions,
+  type SourceJwtCheck,
+  sendWithRetries,
+  waitBeforeRetry,
+} from "./source-request.js";
 export { AZURE_IDENTITY_DISABLE_MULTITENANTAUTH } from "./tenant.js";
 export type {
   AbortSignalLike,

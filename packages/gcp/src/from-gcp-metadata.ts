@@ -1,17 +1,18 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   type AssertionContext,
   type AssertionFunc,
   AuthenticationError,
   CredentialUnavailableError,
+  checkSourceJwt,
   createTransport,
-  decodeJwtPayload,
   exchangeAudienceFor,
   type HttpResponse,
   isLoopbackHostname,
   isMetadataHostname,
   isRetryableTransportError,
   memoizeAssertion,
+  quoteServerText,
+  sendWithRetries,
   type Transport,
 } from "@fedcred/core";
 
@@ -37,7 +38,6 @@ const MAX_BODY_BYTES = 64 * 1024;
 const MAX_ATTEMPTS = 3;
 const RETRY_DELAY_MS = 250;
 const TRANSIENT = new Set([429, 500, 502, 503, 504]);
-const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const SERVICE_ACCOUNT = /^(default|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+)$/;
 
 /**
@@ -186,7 +186,7 @@ function metadataHostOf(option: string | undefined): { value: string; source: st
 }
 
 /** GETs `url`, trying again on 429 and 5xx; network failures mean "not on Google Cloud". */
-async function send(
+function send(
   transport: Transport,
   url: string,
   server: string,
@@ -194,38 +194,32 @@ async function send(
   signal: AbortSignal | undefined,
   timeoutInMs: number,
 ): Promise<{ response: HttpResponse; attempts: number }> {
-  for (let attempt = 1; ; attempt++) {
-    let response: HttpResponse;
-    try {
-      response = await transport.send({
-        url,
-        method: "GET",
-        headers: { "metadata-flavor": "Google" },
-        signal,
-        timeoutInMs,
-        maxBodyBytes: MAX_BODY_BYTES,
-        metadataService: true,
-      });
-    } catch (error) {
-      if (signal?.aborted) throw error;
-      throw describeTransportFailure(error, server, source);
-    }
-    if (response.headers.get("metadata-flavor") !== "Google") {
-      throw new CredentialUnavailableError(
-        `Something other than a GCP metadata server answered at ${server} (HTTP ${response.status} without Metadata-Flavor: Google): this does not run on Google Cloud, or ${source === "the default" ? GCE_METADATA_HOST : source} names the wrong host.`,
-        "assertion_unavailable",
-      );
-    }
-    if (!TRANSIENT.has(response.status) || attempt >= MAX_ATTEMPTS) {
-      return { response, attempts: attempt };
-    }
-    try {
-      // Ref'd: a caller waits on this pause, and nothing else may be holding the process open.
-      await sleep(RETRY_DELAY_MS * 2 ** (attempt - 1), undefined, { signal });
-    } catch (error) {
-      throw signal?.aborted ? signal.reason : error;
-    }
-  }
+  return sendWithRetries(
+    transport,
+    {
+      url,
+      method: "GET",
+      headers: { "metadata-flavor": "Google" },
+      signal,
+      timeoutInMs,
+      maxBodyBytes: MAX_BODY_BYTES,
+      metadataService: true,
+    },
+    {
+      maxAttempts: MAX_ATTEMPTS,
+      retryStatus: (status) => TRANSIENT.has(status),
+      delayInMs: (attempt) => RETRY_DELAY_MS * 2 ** (attempt - 1),
+      describeTransportFailure: (error) => describeTransportFailure(error, server, source),
+      checkResponse: (response) => {
+        if (response.headers.get("metadata-flavor") !== "Google") {
+          throw new CredentialUnavailableError(
+            `Something other than a GCP metadata server answered at ${server} (HTTP ${response.status} without Metadata-Flavor: Google): this does not run on Google Cloud, or ${source === "the default" ? GCE_METADATA_HOST : source} names the wrong host.`,
+            "assertion_unavailable",
+          );
+        }
+      },
+    },
+  );
 }
 
 function describeTransportFailure(error: unknown, server: string, source: string): Error {
@@ -252,9 +246,9 @@ function describeTransportFailure(error: unknown, server: string, source: string
   );
 }
 
-/** The server's text for an error message: short, on one line. */
+/** The server's text for an error message: short, on one line, anything JWT-shaped redacted. */
 function said(body: string): string {
-  const text = body.replace(/\s+/g, " ").trim().slice(0, 200);
+  const text = quoteServerText(body, { maxChars: 200 });
   return text === "" ? "" : ` It said: ${JSON.stringify(text)}.`;
 }
 
@@ -280,24 +274,18 @@ function identityToken(
       { statusCode: response.status },
     );
   }
-  const token = response.body.trim();
-  let claims: ReturnType<typeof decodeJwtPayload> | undefined;
-  if (JWT.test(token)) {
-    try {
-      claims = decodeJwtPayload(token);
-    } catch {}
+  const check = checkSourceJwt(response.body, { requireSignature: true });
+  if (check.problem === "expired") {
+    throw new AuthenticationError(
+      `The GCP metadata server at ${server} gave an identity token that expired at ${new Date(check.expiresOnTimestamp).toISOString()}: check this machine's clock.`,
+      "assertion_failed",
+    );
   }
-  if (claims === undefined || typeof claims.exp !== "number") {
+  if (check.problem !== undefined || check.expiresOnTimestamp === undefined) {
     throw new AuthenticationError(
       `The GCP metadata server at ${server} answered 200 with something that is not an identity token (a JWT with exp) for ${account}.`,
       "assertion_failed",
     );
   }
-  if (claims.exp * 1000 <= Date.now()) {
-    throw new AuthenticationError(
-      `The GCP metadata server at ${server} gave an identity token that expired at ${new Date(claims.exp * 1000).toISOString()}: check this machine's clock.`,
-      "assertion_failed",
-    );
-  }
-  return token;
+  return check.token;
 }

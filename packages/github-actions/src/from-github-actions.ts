@@ -1,8 +1,11 @@
 import {
   type AssertionContext,
   type AssertionFunc,
+  appendQuery,
   CredentialUnavailableError,
   createTransport,
+  describeUrl,
+  exchangeAudienceFor,
   type JwtClaims,
   logger,
   type Transport,
@@ -62,27 +65,7 @@ export interface FromGitHubActionsOptions {
   transportOptions?: TransportOptions;
 }
 
-const PUBLIC_AUDIENCE = "api://AzureADTokenExchange";
-/** Authority hosts (and their aliases) of the clouds whose FICs use another audience. */
-const SOVEREIGN_AUDIENCES: Record<string, string> = {
-  "login.microsoftonline.us": "api://AzureADTokenExchangeUSGov",
-  "login.usgovcloudapi.net": "api://AzureADTokenExchangeUSGov",
-  "login.chinacloudapi.cn": "api://AzureADTokenExchangeChina",
-  "login.partner.microsoftonline.cn": "api://AzureADTokenExchangeChina",
-};
 const MAX_TIMEOUT_MS = 600_000;
-
-/** The FIC audience of the cloud `authorityHost` belongs to. */
-function audienceFor(authorityHost: string | undefined): string {
-  if (!authorityHost) return PUBLIC_AUDIENCE;
-  let hostname: string;
-  try {
-    hostname = new URL(authorityHost).hostname.toLowerCase();
-  } catch {
-    return PUBLIC_AUDIENCE;
-  }
-  return SOVEREIGN_AUDIENCES[hostname] ?? PUBLIC_AUDIENCE;
-}
 
 function describeValue(value: unknown): string {
   return typeof value === "string" ? JSON.stringify(value) : typeof value;
@@ -207,11 +190,10 @@ export function fromGitHubActions(options: FromGitHubActionsOptions = {}): Asser
 
   const getAssertion: AssertionFunc = async (context?: AssertionContext): Promise<string> => {
     const { url, requestToken } = endpoint(options);
-    const audience = options.audience ?? audienceFor(context?.authorityHost);
-    const display = `${url.origin}${url.pathname}`;
+    const audience = options.audience ?? exchangeAudienceFor(context?.authorityHost);
+    const display = describeUrl(url);
     // The runner's URL already holds a query (api-version): append to it, as @actions/core does.
-    const separator = url.search === "" ? "?" : url.search === "?" ? "" : "&";
-    const requestUrl = `${url.href}${separator}audience=${encodeURIComponent(audience)}`;
+    const requestUrl = appendQuery(url, `audience=${encodeURIComponent(audience)}`);
     transport ??= createTransport(options.transportOptions);
     logger.info(`requesting a GitHub Actions ID token for audience ${audience} from ${display}`);
     return requestIdToken(transport, {

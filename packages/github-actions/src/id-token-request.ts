@@ -1,11 +1,13 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   AuthenticationError,
   CredentialUnavailableError,
-  decodeJwtPayload,
-  FedcredError,
+  checkSourceJwt,
+  type FedcredError,
   type HttpResponse,
-  isRetryableTransportError,
+  quoteServerText,
+  restateTransportFailure,
+  retryAfterInMs,
+  sendWithRetries,
   type Transport,
 } from "@fedcred/core";
 
@@ -27,9 +29,8 @@ const MAX_ATTEMPTS = 3;
 const MAX_RETRY_AFTER_MS = 5_000;
 /** A GitHub ID token is 1-2 KiB; anything near this cap is not one. */
 const MAX_BODY_BYTES = 64 * 1024;
-const JWT = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 
-/** The server's own words, without the request token or anything shaped like a JWT. */
+/** The server's own words (its JSON `message`), without the request token or anything shaped like a JWT. */
 function quoteServer(body: string, requestToken: string): string {
   let said = body;
   try {
@@ -38,36 +39,8 @@ function quoteServer(body: string, requestToken: string): string {
   } catch {
     if (/^\s*</.test(body)) return "";
   }
-  said = said
-    .split(requestToken)
-    .join("[redacted]")
-    .replace(/[\w-]{8,}\.[\w-]{8,}\.[\w-]*/g, "[redacted]")
-    .replace(/\s+/g, " ")
-    .trim();
-  return said === "" ? "" : ` The service said: ${JSON.stringify(said.slice(0, 300))}`;
-}
-
-function retryDelay(response: HttpResponse | undefined, attempt: number): number {
-  const retryAfter = Number(response?.headers.get("retry-after"));
-  if (Number.isFinite(retryAfter) && retryAfter >= 0) {
-    return Math.min(retryAfter * 1000, MAX_RETRY_AFTER_MS);
-  }
-  return 500 * 2 ** (attempt - 1);
-}
-
-/** A transport failure, said as one of this request; the transport's code kept. */
-function describeTransportFailure(error: unknown, call: IdTokenCall): unknown {
-  if (!FedcredError.isInstance(error)) return error;
-  const message = `The GitHub Actions ID-token request to ${call.display} failed: ${error.message}`;
-  if (isRetryableTransportError(error)) {
-    return new CredentialUnavailableError(message, "assertion_unavailable", { cause: error });
-  }
-  return AuthenticationError.isInstance(error)
-    ? new AuthenticationError(message, error.code, {
-        statusCode: error.statusCode,
-        cause: error,
-      })
-    : error;
+  said = quoteServerText(said, { secrets: [requestToken], maxChars: 300 });
+  return said === "" ? "" : ` The service said: ${JSON.stringify(said)}`;
 }
 
 function refusal(response: HttpResponse, call: IdTokenCall): FedcredError {
@@ -110,32 +83,29 @@ function idTokenOf(response: HttpResponse, call: IdTokenCall): string {
     );
   }
   const value = (document as { value?: unknown } | null)?.value;
-  if (typeof value !== "string" || !JWT.test(value.trim())) {
+  const check = checkSourceJwt(value);
+  if (check.problem === "not_jwt") {
     throw new AuthenticationError(
       `${where} answered 200 without an ID token: the JSON has no "value" holding a JWT${typeof value === "string" ? " (it holds a string that is not one)" : ""}.`,
       "assertion_failed",
       { statusCode: 200 },
     );
   }
-  const token = value.trim();
-  let exp: unknown;
-  try {
-    exp = decodeJwtPayload(token).exp;
-  } catch {
+  if (check.problem === "payload_not_json") {
     throw new AuthenticationError(
       `${where} answered 200 with a "value" that is not a JWT (its payload does not decode).`,
       "assertion_failed",
       { statusCode: 200 },
     );
   }
-  if (typeof exp === "number" && exp * 1000 <= Date.now()) {
+  if (check.problem === "expired") {
     throw new AuthenticationError(
-      `${where} issued an ID token that expired at ${new Date(exp * 1000).toISOString()}, before it arrived: check this machine's clock.`,
+      `${where} issued an ID token that expired at ${new Date(check.expiresOnTimestamp).toISOString()}, before it arrived: check this machine's clock.`,
       "assertion_failed",
       { statusCode: 200 },
     );
   }
-  return token;
+  return check.token;
 }
 
 /**
@@ -143,33 +113,29 @@ function idTokenOf(response: HttpResponse, call: IdTokenCall): string {
  * attempts in all) after 429, 5xx and network failures.
  */
 export async function requestIdToken(transport: Transport, call: IdTokenCall): Promise<string> {
-  for (let attempt = 1; ; attempt++) {
-    let response: HttpResponse | undefined;
-    try {
-      response = await transport.send({
-        url: call.url,
-        method: "GET",
-        headers: { authorization: `Bearer ${call.requestToken}`, accept: "application/json" },
-        signal: call.signal,
-        timeoutInMs: call.timeoutInMs,
-        maxBodyBytes: MAX_BODY_BYTES,
-      });
-    } catch (error) {
-      if (call.signal?.aborted || !isRetryableTransportError(error) || attempt >= MAX_ATTEMPTS) {
-        throw call.signal?.aborted ? error : describeTransportFailure(error, call);
-      }
-    }
-    if (response !== undefined) {
-      if (response.status === 200) return idTokenOf(response, call);
-      if (!TRANSIENT.has(response.status) || attempt >= MAX_ATTEMPTS) {
-        throw refusal(response, call);
-      }
-    }
-    // Rejects with an AbortError when the caller gives up during the pause.
-    await sleep(
-      retryDelay(response, attempt),
-      undefined,
-      call.signal ? { signal: call.signal } : {},
-    );
-  }
+  const { response } = await sendWithRetries(
+    transport,
+    {
+      url: call.url,
+      method: "GET",
+      headers: { authorization: `Bearer ${call.requestToken}`, accept: "application/json" },
+      signal: call.signal,
+      timeoutInMs: call.timeoutInMs,
+      maxBodyBytes: MAX_BODY_BYTES,
+    },
+    {
+      maxAttempts: MAX_ATTEMPTS,
+      retryStatus: (status) => TRANSIENT.has(status),
+      retryTransportErrors: true,
+      delayInMs: (attempt, answer) =>
+        Math.min(retryAfterInMs(answer) ?? 500 * 2 ** (attempt - 1), MAX_RETRY_AFTER_MS),
+      describeTransportFailure: (error) =>
+        restateTransportFailure(
+          error,
+          (said) => `The GitHub Actions ID-token request to ${call.display} failed: ${said}`,
+        ),
+    },
+  );
+  if (response.status === 200) return idTokenOf(response, call);
+  throw refusal(response, call);
 }

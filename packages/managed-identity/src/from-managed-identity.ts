@@ -1,17 +1,19 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   type AssertionContext,
   type AssertionFunc,
   AuthenticationError,
   CredentialUnavailableError,
+  checkSourceJwt,
   createTransport,
-  decodeJwtPayload,
   exchangeAudienceFor,
   type HttpResponse,
   isRetryableTransportError,
   type MemoizedAssertion,
   memoizeAssertion,
+  quoteServerText,
   type RetryOptions,
+  retryAfterInMs,
+  sendWithRetries,
   type Transport,
 } from "@fedcred/core";
 import { type IdentityEndpoint, resolveEndpoint } from "./identity-endpoint.js";
@@ -67,7 +69,6 @@ const MAX_BODY_BYTES = 64 * 1024;
 const RETRYABLE = (status: number): boolean =>
   status === 404 || status === 410 || status === 429 || (status >= 500 && status <= 599);
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /** MSAL refreshes managed identity tokens that live 2 hours or more at half their lifetime. */
 const HALF_LIFE_FROM_MS = 2 * 3600_000;
 
@@ -250,18 +251,8 @@ function endpointName(endpoint: IdentityEndpoint): string {
     : `the managed identity endpoint at ${where} (${endpoint.source})`;
 }
 
-/** `Retry-After` in ms (seconds or an HTTP date), when the answer has one. */
-function retryAfterOf(response: HttpResponse): number | undefined {
-  const value = response.headers.get("retry-after");
-  if (value === null) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
 /** GETs a token, retrying what IMDS says to retry; a network failure means "no endpoint here". */
-async function send(
+function send(
   transport: Transport,
   endpoint: IdentityEndpoint,
   resource: string,
@@ -269,39 +260,31 @@ async function send(
   retries: Required<RetryOptions>,
   request: { signal: AbortSignal | undefined; timeoutInMs: number },
 ): Promise<{ response: HttpResponse; attempts: number }> {
-  const headers: Record<string, string> =
-    endpoint.kind === "imds"
-      ? { metadata: "true" }
-      : { "x-identity-header": endpoint.identityHeader ?? "" };
-  const url = requestUrl(endpoint, resource, selector);
-  for (let attempt = 0; ; attempt++) {
-    let response: HttpResponse;
-    try {
-      response = await transport.send({
-        url,
-        method: "GET",
-        headers,
-        signal: request.signal,
-        timeoutInMs: request.timeoutInMs,
-        maxBodyBytes: MAX_BODY_BYTES,
-        metadataService: true,
-      });
-    } catch (error) {
-      if (request.signal?.aborted) throw error;
-      throw describeTransportFailure(error, endpoint);
-    }
-    if (!RETRYABLE(response.status) || attempt >= retries.maxRetries) {
-      return { response, attempts: attempt + 1 };
-    }
-    const backoff = retries.retryDelayInMs * 2 ** attempt;
-    const wait = Math.min(retryAfterOf(response) ?? backoff, retries.maxRetryDelayInMs);
-    try {
-      // Ref'd: a caller waits on this pause, and nothing else may be holding the process open.
-      await sleep(wait, undefined, { signal: request.signal });
-    } catch (error) {
-      throw request.signal?.aborted ? request.signal.reason : error;
-    }
-  }
+  return sendWithRetries(
+    transport,
+    {
+      url: requestUrl(endpoint, resource, selector),
+      method: "GET",
+      headers:
+        endpoint.kind === "imds"
+          ? { metadata: "true" }
+          : { "x-identity-header": endpoint.identityHeader ?? "" },
+      signal: request.signal,
+      timeoutInMs: request.timeoutInMs,
+      maxBodyBytes: MAX_BODY_BYTES,
+      metadataService: true,
+    },
+    {
+      maxAttempts: retries.maxRetries + 1,
+      retryStatus: RETRYABLE,
+      delayInMs: (attempt, response) =>
+        Math.min(
+          retryAfterInMs(response) ?? retries.retryDelayInMs * 2 ** (attempt - 1),
+          retries.maxRetryDelayInMs,
+        ),
+      describeTransportFailure: (error) => describeTransportFailure(error, endpoint),
+    },
+  );
 }
 
 function describeTransportFailure(error: unknown, endpoint: IdentityEndpoint): Error {
@@ -333,7 +316,7 @@ function capitalized(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-/** The error text of an answer, short, on one line, without the identity header. */
+/** The error text of an answer, short, on one line, without the identity header or anything JWT-shaped. */
 function serverSaid(response: HttpResponse, endpoint: IdentityEndpoint): string {
   let text = response.body;
   try {
@@ -343,8 +326,7 @@ function serverSaid(response: HttpResponse, endpoint: IdentityEndpoint): string 
     );
     if (parts.length > 0) text = parts.join(": ");
   } catch {}
-  if (endpoint.identityHeader) text = text.split(endpoint.identityHeader).join("***");
-  text = text.replace(/\s+/g, " ").trim().slice(0, 300);
+  text = quoteServerText(text, { secrets: [endpoint.identityHeader], maxChars: 300 });
   return text === "" ? "" : ` It said: ${JSON.stringify(text)}.`;
 }
 
@@ -401,22 +383,20 @@ function tokenOf(
       "assertion_failed",
     );
   }
-  const token = body.access_token;
-  if (typeof token !== "string" || !JWT.test(token)) {
+  const check = checkSourceJwt(body.access_token, { requireSignature: true, checkExpiry: false });
+  if (check.problem === "not_jwt") {
     throw new AuthenticationError(
       `${capitalized(where)} answered 200 without an access_token (a JWT) for ${resource}.`,
       "assertion_failed",
     );
   }
-  let claims: ReturnType<typeof decodeJwtPayload>;
-  try {
-    claims = decodeJwtPayload(token);
-  } catch {
+  if (check.problem !== undefined) {
     throw new AuthenticationError(
       `${capitalized(where)} answered 200 with an access_token that is not a JWT.`,
       "assertion_failed",
     );
   }
+  const { token, claims } = check;
   const expiresOnTimestamp = expiryOf(body, claims.exp, startedAt);
   if (expiresOnTimestamp === undefined) {
     throw new AuthenticationError(

@@ -343,7 +343,7 @@ describe("fromManagedIdentity failures", () => {
       4,
     );
     const echoed = await failure(fromManagedIdentity(FAST)(context()));
-    expect(echoed.message).toContain("bad ***");
+    expect(echoed.message).toContain("bad [redacted]");
     expect(inspect(echoed)).not.toContain(federation.imds.identityHeader);
     expect(JSON.stringify(echoed)).not.toContain(federation.imds.identityHeader);
   });
