@@ -3,8 +3,9 @@ import {
   type AssertionFunc,
   AuthenticationError,
   CredentialUnavailableError,
+  checkSourceJwt,
   createTransport,
-  decodeJwtPayload,
+  describeUrl,
   type HttpResponse,
   isLoopbackHostname,
   memoizeAssertion,
@@ -51,8 +52,6 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const MAX_TIMEOUT_MS = 300_000;
 /** A header name as RFC 9110 spells a token. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Three base64url parts, the last possibly empty: what a JWS in compact form looks like. */
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 function invalid(message: string): CredentialUnavailableError {
   return new CredentialUnavailableError(message, "invalid_configuration");
@@ -77,7 +76,7 @@ function checkUrl(value: unknown): { href: string; display: string } {
     throw invalid("options.url is not an absolute URL.");
   }
   // Origin and path only: a query may hold a key.
-  const display = `${url.origin}${url.pathname}`;
+  const display = describeUrl(url);
   if (
     url.protocol !== "https:" &&
     !(url.protocol === "http:" && isLoopbackHostname(url.hostname))
@@ -133,26 +132,24 @@ function pick(document: unknown, field: string, display: string): string {
 
 /** The token, checked to be a JWT that has not expired: Entra takes nothing else as an assertion. */
 function checkToken(token: string, display: string): string {
-  if (!JWT_SHAPE.test(token)) {
+  const check = checkSourceJwt(token);
+  if (check.problem === "not_jwt") {
     throw unavailable(
       `The answer of ${display} is not a JWT (three base64url parts separated by dots): check the URL, options.format and options.field.`,
     );
   }
-  let exp: unknown;
-  try {
-    exp = decodeJwtPayload(token).exp;
-  } catch {
+  if (check.problem === "payload_not_json") {
     throw unavailable(
       `The answer of ${display} looks like a JWT but its payload is not JSON: check the URL and options.field.`,
     );
   }
-  if (typeof exp === "number" && exp * 1000 <= Date.now()) {
+  if (check.problem === "expired") {
     throw new CredentialUnavailableError(
-      `The token from ${display} expired at ${new Date(exp * 1000).toISOString()}: the service handed out a stale token.`,
+      `The token from ${display} expired at ${new Date(check.expiresOnTimestamp).toISOString()}: the service handed out a stale token.`,
       "assertion_expired",
     );
   }
-  return token;
+  return check.token;
 }
 
 /**
