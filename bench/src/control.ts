@@ -1,13 +1,36 @@
+import { request } from "node:http";
 import type { EntraCounts, EntraName, Lab } from "./lab.js";
 
-async function call(lab: Pick<Lab, "controlUrl">, path: string, body?: unknown): Promise<unknown> {
-  const response = await fetch(`${lab.controlUrl}${path}`, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
+/**
+ * One call to the emulator's control server, on a connection of its own: a client's tight loop
+ * starves its event loop, so a kept-alive connection could be closed by the server unnoticed.
+ */
+function call(lab: Pick<Lab, "controlUrl">, path: string, body?: unknown): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      `${lab.controlUrl}${path}`,
+      {
+        method: body === undefined ? "GET" : "POST",
+        headers: { "content-type": "application/json" },
+        agent: false,
+      },
+      (response) => {
+        let text = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => {
+          text += chunk;
+        });
+        response.on("end", () => {
+          if (response.statusCode !== 200) {
+            reject(new Error(`emulator control ${path}: ${response.statusCode} ${text}`));
+          } else resolve(JSON.parse(text));
+        });
+        response.on("error", reject);
+      },
+    );
+    outgoing.on("error", reject);
+    outgoing.end(body === undefined ? undefined : JSON.stringify(body));
   });
-  if (!response.ok) throw new Error(`emulator control ${path}: ${response.status}`);
-  return response.json();
 }
 
 /** Token requests and requests each Entra of the lab has served since it started. */

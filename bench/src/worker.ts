@@ -18,8 +18,9 @@ try {
   const result = await measure(job.params, job.lab);
   process.send?.({ result }, () => process.exit(0));
 } catch (error) {
-  process.send?.(
-    { error: error instanceof Error ? (error.stack ?? error.message) : String(error) },
-    () => process.exit(1),
-  );
+  const describe = (value: unknown): string =>
+    value instanceof Error
+      ? `${value.stack ?? value.message}${value.cause === undefined ? "" : `\ncaused by ${describe(value.cause)}`}`
+      : String(value);
+  process.send?.({ error: describe(error) }, () => process.exit(1));
 }

@@ -144,12 +144,12 @@ describe("pnpm bench --smoke", () => {
     expect(data.azure.calls).toBeGreaterThan(0);
   });
 
-  it("hardening: one token request per variant, and the traced request made one span", () => {
+  it("hardening: one token request per credential, and the traced request made one span", () => {
     const data = figure("hardening").data as Record<
       "proxy" | "tracing",
       { tokenRequests: number; spans?: number }
     >;
-    expect(data.proxy.tokenRequests).toBe(1);
+    expect(data.proxy.tokenRequests).toBe(2);
     expect(data.tracing.tokenRequests).toBe(1);
     expect(data.tracing.spans).toBe(1);
   });

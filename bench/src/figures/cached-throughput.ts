@@ -10,15 +10,15 @@ import {
 } from "../credentials.js";
 import { rate, ratio } from "../format.js";
 import type { Lab } from "../lab.js";
-import { median, throughput } from "../stats.js";
+import { interleavedThroughput, median, throughput } from "../stats.js";
 
 export interface CachedParams {
   library: Library;
   source: AssertionSource;
   rounds: number;
   roundMs: number;
-  /** plain; a proxy configured; tracing on (OpenTelemetry registered, tracingOptions passed). */
-  variant?: "plain" | "proxy" | "tracing";
+  /** plain, or tracing on (OpenTelemetry registered, tracingOptions passed). */
+  variant?: "plain" | "tracing";
 }
 
 export interface CachedResult {
@@ -65,13 +65,8 @@ export async function measureCached(params: CachedParams, lab: Lab): Promise<Cac
     finishedSpans = () => exporter.getFinishedSpans().length;
   }
   const factory = await credentialFactory(params.library, lab, params.source);
-  const extra =
-    params.variant === "proxy"
-      ? // Loopback is never proxied: the proxy is configured, and the token still comes direct.
-        { proxyOptions: { host: "http://proxy.fedcred.test", port: 3128 } }
-      : undefined;
   const before = await entraCounts(lab);
-  const credential: BenchCredential = factory.create({ extra });
+  const credential: BenchCredential = factory.create();
   await credential.getToken(lab.scope, options);
   const requested = countsSince(before.main, (await entraCounts(lab)).main).tokenRequests;
   const callsBefore = factory.assertionCalls;
@@ -96,6 +91,49 @@ export async function measureCached(params: CachedParams, lab: Lab): Promise<Cac
     assertionCalls: factory.assertionCalls - callsBefore,
     calls,
     ...(finishedSpans ? { spans: finishedSpans() } : {}),
+  };
+}
+
+export interface CachedPairParams {
+  rounds: number;
+  roundMs: number;
+}
+
+export interface CachedPairResult {
+  plain: number[];
+  proxy: number[];
+  plainMedian: number;
+  proxyMedian: number;
+  tokenRequests: number;
+}
+
+/**
+ * In a client process: two warm fedcred credentials, one plain and one with a proxy configured
+ * (loopback is never proxied: the token still comes direct), their rounds interleaved.
+ */
+export async function measureProxyPair(
+  params: CachedPairParams,
+  lab: Lab,
+): Promise<CachedPairResult> {
+  const factory = await credentialFactory("fedcred", lab);
+  const before = (await entraCounts(lab)).main;
+  const plain = factory.create();
+  const proxied = factory.create({
+    extra: { proxyOptions: { host: "http://proxy.fedcred.test", port: 3128 } },
+  });
+  await plain.getToken(lab.scope);
+  await proxied.getToken(lab.scope);
+  const [plainRounds, proxyRounds] = await interleavedThroughput(
+    [() => plain.getToken(lab.scope), () => proxied.getToken(lab.scope)],
+    params.rounds,
+    params.roundMs,
+  );
+  return {
+    plain: plainRounds!,
+    proxy: proxyRounds!,
+    plainMedian: median(plainRounds!),
+    proxyMedian: median(proxyRounds!),
+    tokenRequests: countsSince(before, (await entraCounts(lab)).main).tokenRequests,
   };
 }
 
