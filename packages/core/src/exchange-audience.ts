@@ -1,3 +1,6 @@
+import type { AssertionContext, AssertionFunc } from "./assertion.js";
+import { type MemoizeAssertionOptions, type MemoizedAssertion, memoizeAssertion } from "./memo.js";
+
 /**
  * The token exchange audience of Entra ID's public cloud: the `aud` a federated identity
  * credential lists by default, and so the audience a provider asks its token source for.
@@ -47,4 +50,47 @@ export function exchangeAudienceFor(authorityHost: string | undefined): string {
     hostname = new URL(authorityHost ?? "").hostname.toLowerCase();
   } catch {}
   return SOVEREIGN_EXCHANGE_AUDIENCES[hostname] ?? PUBLIC_EXCHANGE_AUDIENCE;
+}
+
+/**
+ * `memoizeAssertion` for a source whose token is asked for an audience: the audience given, else
+ * the exchange audience of each call's cloud ({@link exchangeAudienceFor} of
+ * `context.authorityHost`), with one memo per audience, so a credential of another cloud never
+ * gets a token kept for the public one. At most one memo per distinct audience (the given one,
+ * or one of the three clouds').
+ *
+ * @param audience - The audience the caller gave (`options.audience`), or `undefined`.
+ * @param fetchFor - The fetch for one audience, as `memoizeAssertion` takes it: a string (kept
+ *   until before its `exp`) or a `MemoizedAssertion` with its own expiry.
+ * @param options - Passed to each `memoizeAssertion` (`refreshMarginInMs`, in ms).
+ * @returns The `AssertionFunc`; errors are the fetch's own.
+ *
+ * @example
+ * ```ts
+ * import { memoizeAssertionPerAudience } from "@fedcred/core";
+ *
+ * const getAssertion = memoizeAssertionPerAudience(options.audience, (audience) => async (context) =>
+ *   fetchPlatformToken(audience, context.abortSignal),
+ * );
+ * ```
+ */
+export function memoizeAssertionPerAudience(
+  audience: string | undefined,
+  fetchFor: (
+    audience: string,
+  ) => (
+    context: AssertionContext,
+  ) => string | MemoizedAssertion | Promise<string | MemoizedAssertion>,
+  options?: MemoizeAssertionOptions,
+): AssertionFunc {
+  const memos = new Map<string, AssertionFunc>();
+  return (context) => {
+    const tokenAudience = audience ?? exchangeAudienceFor(context?.authorityHost);
+    let memo = memos.get(tokenAudience);
+    if (memo === undefined) {
+      memo = memoizeAssertion(fetchFor(tokenAudience), options);
+      memos.set(tokenAudience, memo);
+    }
+    return memo(context);
+  };
 }

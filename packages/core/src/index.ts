@@ -27,7 +27,11 @@ export {
   FedcredError,
   type TokenErrorResponse,
 } from "./errors.js";
-export { exchangeAudienceFor, PUBLIC_EXCHANGE_AUDIENCE } from "./exchange-audience.js";
+export {
+  exchangeAudienceFor,
+  memoizeAssertionPerAudience,
+  PUBLIC_EXCHANGE_AUDIENCE,
+} from "./exchange-audience.js";
 export { decodeJwtPayload, type JwtClaims } from "./jwt.js";
 export { type FedcredLogger, logger } from "./logger.js";
 export {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { exchangeAudienceFor, PUBLIC_EXCHANGE_AUDIENCE } from "../src/index.js";
+import {
+  type AssertionContext,
+  exchangeAudienceFor,
+  memoizeAssertionPerAudience,
+  PUBLIC_EXCHANGE_AUDIENCE,
+} from "../src/index.js";
+import { fakeJwt } from "./token-server.js";
 
 describe("exchangeAudienceFor", () => {
   it.each([
@@ -18,5 +24,36 @@ describe("exchangeAudienceFor", () => {
 
   it("the public audience is the one Entra documents", () => {
     expect(PUBLIC_EXCHANGE_AUDIENCE).toBe("api://AzureADTokenExchange");
+  });
+});
+
+describe("memoizeAssertionPerAudience", () => {
+  const context = (authorityHost: string): AssertionContext => ({
+    clientId: "c",
+    tenantId: "t",
+    authorityHost,
+    tokenEndpoint: `${authorityHost}/t/oauth2/v2.0/token`,
+  });
+
+  it("keeps one token per cloud's audience, or only the audience given", async () => {
+    const fetched: string[] = [];
+    const fetchFor = (audience: string) => () => {
+      fetched.push(audience);
+      return fakeJwt({ aud: audience, n: fetched.length, exp: Date.now() / 1000 + 3600 });
+    };
+    const byCloud = memoizeAssertionPerAudience(undefined, fetchFor);
+    const publicToken = await byCloud(context("https://login.microsoftonline.com"));
+    const usGovToken = await byCloud(context("https://login.microsoftonline.us"));
+    expect(await byCloud(context("https://login.microsoftonline.com"))).toBe(publicToken);
+    expect(await byCloud(context("https://login.usgovcloudapi.net"))).toBe(usGovToken);
+    expect(usGovToken).not.toBe(publicToken);
+    const given = memoizeAssertionPerAudience("api://custom", fetchFor);
+    await given(context("https://login.microsoftonline.us"));
+    await given(context("https://login.chinacloudapi.cn"));
+    expect(fetched).toEqual([
+      "api://AzureADTokenExchange",
+      "api://AzureADTokenExchangeUSGov",
+      "api://custom",
+    ]);
   });
 });

@@ -1,16 +1,14 @@
 import {
-  type AssertionContext,
   type AssertionFunc,
   AuthenticationError,
   CredentialUnavailableError,
   checkSourceJwt,
   createTransport,
-  exchangeAudienceFor,
   type HttpResponse,
   isLoopbackHostname,
   isMetadataHostname,
   isRetryableTransportError,
-  memoizeAssertion,
+  memoizeAssertionPerAudience,
   quoteServerText,
   sendWithRetries,
   type Transport,
@@ -128,8 +126,7 @@ export function fromGcpMetadata(options: GcpMetadataOptions = {}): AssertionFunc
   let transport: Transport | undefined;
   const server = `http://${host.value}`;
   // One memo per audience: a credential of another cloud asks for another audience.
-  const memos = new Map<string, AssertionFunc>();
-  const fetchToken = (tokenAudience: string) => async (context: AssertionContext) => {
+  return memoizeAssertionPerAudience(audience, (tokenAudience) => async (context) => {
     transport ??= createTransport();
     const url = `${server}/computeMetadata/v1/instance/service-accounts/${encodeURIComponent(serviceAccount)}/identity?audience=${encodeURIComponent(tokenAudience)}&format=full`;
     const response = await send(
@@ -141,16 +138,7 @@ export function fromGcpMetadata(options: GcpMetadataOptions = {}): AssertionFunc
       timeoutInMs,
     );
     return identityToken(response, server, serviceAccount, tokenAudience);
-  };
-  return (context) => {
-    const tokenAudience = audience ?? exchangeAudienceFor(context?.authorityHost);
-    let memo = memos.get(tokenAudience);
-    if (memo === undefined) {
-      memo = memoizeAssertion(fetchToken(tokenAudience));
-      memos.set(tokenAudience, memo);
-    }
-    return memo(context);
-  };
+  });
 }
 
 function invalid(message: string): CredentialUnavailableError {

@@ -1,15 +1,13 @@
 import {
-  type AssertionContext,
   type AssertionFunc,
   AuthenticationError,
   CredentialUnavailableError,
   checkSourceJwt,
   createTransport,
-  exchangeAudienceFor,
   type HttpResponse,
   isRetryableTransportError,
   type MemoizedAssertion,
-  memoizeAssertion,
+  memoizeAssertionPerAudience,
   quoteServerText,
   type RetryOptions,
   retryAfterInMs,
@@ -199,30 +197,22 @@ export function fromManagedIdentity(options: ManagedIdentityOptions = {}): Asser
   };
 
   let transport: Transport | undefined;
-  const memos = new Map<string, AssertionFunc>();
-  const fetchToken =
-    (resource: string) =>
-    async (context: AssertionContext): Promise<MemoizedAssertion> => {
-      if (endpoint.unsupported !== undefined) {
-        throw new CredentialUnavailableError(endpoint.unsupported, "assertion_unavailable");
-      }
-      transport ??= createTransport();
-      const startedAt = Date.now();
-      const response = await send(transport, endpoint, resource, selector, retries, {
-        signal: context.abortSignal,
-        timeoutInMs,
-      });
-      return tokenOf(response, endpoint, resource, selector, startedAt);
-    };
-  return (context) => {
-    const resource = audience ?? exchangeAudienceFor(context?.authorityHost);
-    let memo = memos.get(resource);
-    if (memo === undefined) {
-      memo = memoizeAssertion(fetchToken(resource));
-      memos.set(resource, memo);
-    }
-    return memo(context);
-  };
+  return memoizeAssertionPerAudience(
+    audience,
+    (resource) =>
+      async (context): Promise<MemoizedAssertion> => {
+        if (endpoint.unsupported !== undefined) {
+          throw new CredentialUnavailableError(endpoint.unsupported, "assertion_unavailable");
+        }
+        transport ??= createTransport();
+        const startedAt = Date.now();
+        const response = await send(transport, endpoint, resource, selector, retries, {
+          signal: context.abortSignal,
+          timeoutInMs,
+        });
+        return tokenOf(response, endpoint, resource, selector, startedAt);
+      },
+  );
 }
 
 /** The URL of one token request. */
