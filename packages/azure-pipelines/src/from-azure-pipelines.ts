@@ -3,6 +3,7 @@ import {
   type AssertionFunc,
   appendQuery,
   CredentialUnavailableError,
+  checkTimeoutInMs,
   createTransport,
   describeUrl,
   type JwtClaims,
@@ -121,16 +122,8 @@ function checkOptions(options: FromAzurePipelinesOptions): void {
       `options.oidcRequestUri must be an absolute URL (the job's ${SYSTEM_OIDCREQUESTURI}), got ${typeof oidcRequestUri === "string" ? "a string that is not one" : typeof oidcRequestUri}.`,
     );
   }
-  if (
-    requestTimeoutInMs !== undefined &&
-    (typeof requestTimeoutInMs !== "number" ||
-      !Number.isInteger(requestTimeoutInMs) ||
-      requestTimeoutInMs < 1 ||
-      requestTimeoutInMs > MAX_TIMEOUT_MS)
-  ) {
-    throw invalid(
-      `options.requestTimeoutInMs must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, got ${describeValue(requestTimeoutInMs)}.`,
-    );
+  if (requestTimeoutInMs !== undefined) {
+    checkTimeoutInMs(requestTimeoutInMs, "options.requestTimeoutInMs", MAX_TIMEOUT_MS);
   }
 }
 

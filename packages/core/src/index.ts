@@ -40,6 +40,7 @@ export {
   memoizeAssertion,
 } from "./memo.js";
 export { isMetadataHostname } from "./metadata-endpoint.js";
+export { checkTimeoutInMs } from "./option-checks.js";
 export type {
   HttpClientLike,
   HttpHeadersLike,

@@ -4,6 +4,7 @@ import {
   type AssertionFunc,
   AuthenticationError,
   CredentialUnavailableError,
+  checkTimeoutInMs,
   decodeJwtPayload,
   type MemoizedAssertion,
   memoizeAssertion,
@@ -382,17 +383,11 @@ export function fromExec(options: FromExecOptions): AssertionFunc {
   if (!Array.isArray(args) || args.some((arg) => typeof arg !== "string" || arg.includes("\0"))) {
     throw invalid("options.args must be an array of strings.");
   }
-  const timeoutInMs = options.timeoutInMs ?? DEFAULT_TIMEOUT_MS;
-  if (
-    typeof timeoutInMs !== "number" ||
-    !Number.isInteger(timeoutInMs) ||
-    timeoutInMs < 1 ||
-    timeoutInMs > MAX_TIMEOUT_MS
-  ) {
-    throw invalid(
-      `options.timeoutInMs must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}.`,
-    );
-  }
+  const timeoutInMs = checkTimeoutInMs(
+    options.timeoutInMs ?? DEFAULT_TIMEOUT_MS,
+    "options.timeoutInMs",
+    MAX_TIMEOUT_MS,
+  );
   if (cwd !== undefined && (typeof cwd !== "string" || cwd === "")) {
     throw invalid("options.cwd must be a directory, as a string.");
   }

@@ -3,6 +3,7 @@ import {
   AuthenticationError,
   CredentialUnavailableError,
   checkSourceJwt,
+  checkTimeoutInMs,
   createTransport,
   type HttpResponse,
   isLoopbackHostname,
@@ -116,12 +117,10 @@ export function fromGcpMetadata(options: GcpMetadataOptions = {}): AssertionFunc
       `options.serviceAccount must be "default" or a service account's email, got ${JSON.stringify(serviceAccount)}.`,
     );
   }
-  const timeoutInMs = options.requestTimeoutInMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isInteger(timeoutInMs) || timeoutInMs < 1 || timeoutInMs > 2 ** 31 - 1) {
-    throw invalid(
-      `options.requestTimeoutInMs must be a whole number of milliseconds of at least 1, got ${JSON.stringify(timeoutInMs)}.`,
-    );
-  }
+  const timeoutInMs = checkTimeoutInMs(
+    options.requestTimeoutInMs ?? DEFAULT_TIMEOUT_MS,
+    "options.requestTimeoutInMs",
+  );
 
   let transport: Transport | undefined;
   const server = `http://${host.value}`;

@@ -3,6 +3,7 @@ import {
   type AssertionFunc,
   appendQuery,
   CredentialUnavailableError,
+  checkTimeoutInMs,
   createTransport,
   describeUrl,
   exchangeAudienceFor,
@@ -96,16 +97,8 @@ function checkOptions(options: FromGitHubActionsOptions): void {
       `options.idTokenRequestToken must be a non-empty string (the job's ${ACTIONS_ID_TOKEN_REQUEST_TOKEN}), got ${typeof idTokenRequestToken === "string" ? "an empty one" : typeof idTokenRequestToken}.`,
     );
   }
-  if (
-    requestTimeoutInMs !== undefined &&
-    (typeof requestTimeoutInMs !== "number" ||
-      !Number.isInteger(requestTimeoutInMs) ||
-      requestTimeoutInMs < 1 ||
-      requestTimeoutInMs > MAX_TIMEOUT_MS)
-  ) {
-    throw invalid(
-      `options.requestTimeoutInMs must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, got ${describeValue(requestTimeoutInMs)}.`,
-    );
+  if (requestTimeoutInMs !== undefined) {
+    checkTimeoutInMs(requestTimeoutInMs, "options.requestTimeoutInMs", MAX_TIMEOUT_MS);
   }
 }
 

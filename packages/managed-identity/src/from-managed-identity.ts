@@ -3,6 +3,7 @@ import {
   AuthenticationError,
   CredentialUnavailableError,
   checkSourceJwt,
+  checkTimeoutInMs,
   createTransport,
   type HttpResponse,
   isRetryableTransportError,
@@ -173,11 +174,9 @@ export function fromManagedIdentity(options: ManagedIdentityOptions = {}): Asser
     throw invalid("options.identityHeader must be a non-empty string.");
   }
   const endpoint = resolveEndpoint(options.endpoint, options.identityHeader, process.env);
-  const timeoutInMs = wholeNumber(
+  const timeoutInMs = checkTimeoutInMs(
     options.requestTimeoutInMs ?? DEFAULT_TIMEOUT_MS,
     "options.requestTimeoutInMs",
-    1,
-    2 ** 31 - 1,
   );
   const retry = options.retryOptions ?? {};
   const retries = {

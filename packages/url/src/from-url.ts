@@ -4,6 +4,7 @@ import {
   AuthenticationError,
   CredentialUnavailableError,
   checkSourceJwt,
+  checkTimeoutInMs,
   createTransport,
   describeUrl,
   type HttpResponse,
@@ -203,17 +204,11 @@ export function fromUrl(options: FromUrlOptions): AssertionFunc {
   if (format === "text" && field !== undefined) {
     throw invalid('options.field applies to options.format "json" only.');
   }
-  const timeoutInMs = options.timeoutInMs ?? DEFAULT_TIMEOUT_MS;
-  if (
-    typeof timeoutInMs !== "number" ||
-    !Number.isInteger(timeoutInMs) ||
-    timeoutInMs < 1 ||
-    timeoutInMs > MAX_TIMEOUT_MS
-  ) {
-    throw invalid(
-      `options.timeoutInMs must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}.`,
-    );
-  }
+  const timeoutInMs = checkTimeoutInMs(
+    options.timeoutInMs ?? DEFAULT_TIMEOUT_MS,
+    "options.timeoutInMs",
+    MAX_TIMEOUT_MS,
+  );
   let transport: Transport | undefined;
 
   async function fetchToken(context: AssertionContext): Promise<string> {
