@@ -1,6 +1,7 @@
 // Import cost: `node -e "require(pkg)"` and `import()`, each in a fresh process, the median wall
-// time of N runs minus the median of a bare `node -e ""`. Runs are interleaved, so a busy moment
-// of the machine lands on every kind alike.
+// time of N runs minus the median of the same process without the package (`node -e ""`, and
+// `node --input-type=module -e ""` for import()). Runs are interleaved, so a busy moment of the
+// machine lands on every kind alike.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Figure, FigureResult, Row, Section } from "../context.js";
@@ -51,7 +52,12 @@ export const importCost: Figure = {
   smoke: false,
   async run(context): Promise<FigureResult> {
     const runs = context.smoke ? 1 : 20;
-    const kinds: Record<string, string[]> = { bare: ["-e", ""] };
+    // Each against its own bare process: an ES module eval starts the ESM loader, which costs
+    // the same with or without a package.
+    const kinds: Record<string, string[]> = {
+      "bare:require": ["-e", ""],
+      "bare:import": ["--input-type=module", "-e", ""],
+    };
     for (const [name, packages] of Object.entries(sets)) {
       kinds[`${name}:require`] = requireOf(packages);
       kinds[`${name}:import`] = importOf(packages);
@@ -63,8 +69,12 @@ export const importCost: Figure = {
         times[kind] = [...(times[kind] ?? []), elapsed];
       }
     }
-    const bare = median(times.bare!);
-    const cost = (kind: string): number => median(times[kind]!) - bare;
+    const bare = {
+      require: median(times["bare:require"]!),
+      import: median(times["bare:import"]!),
+    };
+    const cost = (kind: string, how: "require" | "import"): number =>
+      median(times[kind]!) - bare[how];
     const rows: Row[] = [];
     const sections: [Section, string, string][] = [
       ["credential", "core", "@fedcred/core"],
@@ -72,11 +82,11 @@ export const importCost: Figure = {
     ];
     for (const [section, set, names] of sections) {
       for (const how of ["require", "import"] as const) {
-        const ours = cost(`${set}:${how}`);
-        const theirs = cost(`azure:${how}`);
+        const ours = cost(`${set}:${how}`, how);
+        const theirs = cost(`azure:${how}`, how);
         rows.push({
           section,
-          figure: `import cost, ${how === "require" ? "require()" : "import()"} of ${names} (median of ${runs} fresh processes, minus bare node ${ms(bare)})`,
+          figure: `import cost, ${how === "require" ? "require()" : "import()"} of ${names} (median of ${runs} fresh processes, minus a bare one: ${ms(bare[how])})`,
           fedcred: ms(ours),
           azure: ms(theirs),
           ratio: ratio(ours / theirs),
