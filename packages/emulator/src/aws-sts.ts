@@ -5,7 +5,7 @@ import { FaultQueue } from "./faults.js";
 import { listen, readBody, sendJson } from "./http.js";
 import { createSigningKey, issuerDiscovery, jwks, nowSeconds, type SigningKey } from "./keys.js";
 import { verifySigV4 } from "./sigv4.js";
-import type { TlsAuthority } from "./tls.js";
+import { serverTlsOf, type TlsAuthority } from "./tls.js";
 
 /**
  * What the identity-based policies of a principal allow it for `GetWebIdentityToken`, as IAM
@@ -644,14 +644,7 @@ export async function startAwsSts(options: AwsStsOptions): Promise<AwsSts> {
   const server = await listen(handler, {
     host: options.host,
     port: options.port,
-    ...(options.tlsAuthority
-      ? {
-          tls: {
-            cert: options.tlsAuthority.serverCertificate,
-            key: options.tlsAuthority.serverKey,
-          },
-        }
-      : {}),
+    ...serverTlsOf(options.tlsAuthority),
   });
   baseUrl = server.url;
 

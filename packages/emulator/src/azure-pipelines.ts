@@ -4,7 +4,7 @@ import { type CannedAnswer, checkCannedAnswer, playCannedAnswer } from "./canned
 import { FaultQueue } from "./faults.js";
 import { listen, readBody, sendJson } from "./http.js";
 import { createSigningKey, issuerDiscovery, jwks, nowSeconds, type SigningKey } from "./keys.js";
-import type { TlsAuthority } from "./tls.js";
+import { serverTlsOf, type TlsAuthority } from "./tls.js";
 
 /**
  * An Azure service connection of the project, using workload identity federation.
@@ -350,14 +350,7 @@ export async function startAzurePipelines(
   const server = await listen(handler, {
     host: options.host,
     port: options.port,
-    ...(options.tlsAuthority
-      ? {
-          tls: {
-            cert: options.tlsAuthority.serverCertificate,
-            key: options.tlsAuthority.serverKey,
-          },
-        }
-      : {}),
+    ...serverTlsOf(options.tlsAuthority),
   });
   base = server.url;
 

@@ -4,7 +4,7 @@ import { type CannedAnswer, checkCannedAnswer, playCannedAnswer } from "./canned
 import { FaultQueue } from "./faults.js";
 import { listen, readBody, sendJson } from "./http.js";
 import { createSigningKey, issuerDiscovery, jwks, nowSeconds, type SigningKey } from "./keys.js";
-import type { TlsAuthority } from "./tls.js";
+import { serverTlsOf, type TlsAuthority } from "./tls.js";
 
 /**
  * The workflow job whose runner asks for ID tokens: what goes into the token's claims.
@@ -326,14 +326,7 @@ export async function startGitHubActions(
   const server = await listen(handler, {
     host: options.host,
     port: options.port,
-    ...(options.tlsAuthority
-      ? {
-          tls: {
-            cert: options.tlsAuthority.serverCertificate,
-            key: options.tlsAuthority.serverKey,
-          },
-        }
-      : {}),
+    ...serverTlsOf(options.tlsAuthority),
   });
   base = server.url;
   const requestUrl = `${base}${tokenPath}?api-version=2.0`;

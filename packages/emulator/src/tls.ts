@@ -25,6 +25,21 @@ export interface TlsAuthority {
   readonly serverKey: string;
 }
 
+/**
+ * The `tls` part of a server's listen options: HTTPS with the server certificate `authority`
+ * issued, or nothing (plain http) without one.
+ *
+ * @example
+ * ```ts
+ * const server = await listen(handler, { host, port, ...serverTlsOf(options.tlsAuthority) });
+ * ```
+ */
+export function serverTlsOf(authority: TlsAuthority | undefined): {
+  tls?: { cert: string; key: string };
+} {
+  return authority ? { tls: { cert: authority.serverCertificate, key: authority.serverKey } } : {};
+}
+
 /** RSA 2048 with SHA-256, for the certificates the emulator generates. */
 export const RSA_SIGNING: webcrypto.RsaHashedKeyGenParams = {
   name: "RSASSA-PKCS1-v1_5",
