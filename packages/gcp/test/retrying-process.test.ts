@@ -1,9 +1,9 @@
 // A process whose only work is one identity token must wait out the metadata server's 503s:
 // the pause between attempts holds the process open, or it would exit mid-call (code 13, an
 // unsettled top-level await) without a token or an error.
-import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { startGcpMetadata } from "@fedcred/emulator";
+import { runModule } from "@fedcred/test-support";
 import { expect, it } from "vitest";
 
 const CHILD = `
@@ -16,20 +16,10 @@ it("a process answered 503 twice waits, retries and gets its token", async () =>
   const metadata = await startGcpMetadata();
   try {
     metadata.faults.push({ status: 503, body: "busy" }, 2);
-    const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>(
-      (resolve) => {
-        const child = execFile(
-          process.execPath,
-          ["--input-type=module", "--eval", CHILD],
-          {
-            cwd: join(import.meta.dirname, ".."),
-            timeout: 30_000,
-            env: { ...process.env, GCE_METADATA_HOST: metadata.host },
-          },
-          (error, out) => resolve({ code: error ? child.exitCode : 0, stdout: out }),
-        );
-      },
-    );
+    const { code, stdout } = await runModule(CHILD, {
+      cwd: join(import.meta.dirname, ".."),
+      env: { ...process.env, GCE_METADATA_HOST: metadata.host },
+    });
     expect({ code, stdout: stdout.trim() }).toEqual({ code: 0, stdout: "3" });
     expect(metadata.requests).toHaveLength(3);
   } finally {
