@@ -130,7 +130,8 @@ function runClient<T>(
       else resolve(result as T);
     });
     child.on("error", reject);
-    child.on("exit", (code, signal) => {
+    // "close", not "exit": a loaded machine can deliver the exit before the IPC message it sent.
+    child.on("close", (code, signal) => {
       if (!settled) reject(new Error(`${job.export}: client process ended (${signal ?? code})`));
     });
   });

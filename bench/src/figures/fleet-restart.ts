@@ -45,7 +45,17 @@ export async function fleetMember(params: FleetMemberParams, lab: Lab): Promise<
     const client = createClient({ url: params.redisUrl });
     client.on("error", () => {});
     await client.connect();
-    extra = { tokenStore: redisTokenStore({ client, encryptionKey: params.encryptionKey }) };
+    // 100 processes on a couple of cores starve each other's event loops for seconds (a fleet's
+    // pods each have their own CPU): the default 500 ms per command would time out and send
+    // them to Entra. Generous bounds measure the sharing, not this machine's scheduler.
+    extra = {
+      tokenStore: redisTokenStore({
+        client,
+        encryptionKey: params.encryptionKey,
+        operationTimeoutInMs: 20_000,
+        leaseInMs: 30_000,
+      }),
+    };
     close = async () => {
       await client.close();
     };
