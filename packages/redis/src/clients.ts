@@ -29,6 +29,7 @@ interface NodeRedisLike {
   close?(): Promise<unknown>;
   quit?(): Promise<unknown>;
   destroy?(): void;
+  ref?(): void;
   unref?(): void;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
 }
@@ -40,7 +41,7 @@ interface IoredisLike {
   connect(): Promise<unknown>;
   quit(): Promise<unknown>;
   disconnect(): void;
-  stream?: { unref?(): void };
+  stream?: { ref?(): void; unref?(): void };
   on(event: string, listener: (...args: unknown[]) => void): unknown;
 }
 
@@ -98,8 +99,13 @@ export function nodeRedisCommands(
     async close() {
       if (owned === undefined || !client.isOpen) return;
       // Connected: a graceful close; still connecting or reconnecting: at once.
-      if ((client as { isReady?: boolean }).isReady !== true) client.destroy?.();
-      else if (typeof client.close === "function") await client.close();
+      if ((client as { isReady?: boolean }).isReady !== true) {
+        client.destroy?.();
+        return;
+      }
+      // Its socket is unref'd: awaiting the goodbye must keep the process alive.
+      client.ref?.();
+      if (typeof client.close === "function") await client.close();
       else await client.quit?.();
     },
   };
@@ -130,6 +136,12 @@ export function ioredisCommands(
     async close() {
       if (owned === undefined) return;
       if (client.status === "end") return;
+      if (client.status !== "ready") {
+        client.disconnect();
+        return;
+      }
+      // Its socket is unref'd: awaiting the goodbye must keep the process alive.
+      client.stream?.ref?.();
       try {
         await client.quit();
       } catch {

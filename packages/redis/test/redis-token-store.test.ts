@@ -1,15 +1,35 @@
 // Against a real redis-server (Debian's package), started by the tests on a loopback port:
 // `redis-server --port N --bind 127.0.0.1 --save '' --appendonly no --dir <tmp>`.
+import { spawnSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import { ClientAssertionCredential, CredentialUnavailableError } from "@fedcred/core";
-import { type EntraEmulator, type OidcIssuer, startEntra, startIssuer } from "@fedcred/emulator";
+import {
+  createTlsAuthority,
+  type EntraEmulator,
+  type OidcIssuer,
+  startEntra,
+  startIssuer,
+} from "@fedcred/emulator";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type RedisTokenStore, redisTokenStore } from "../src/index.js";
-import { runFleet, startMember } from "./support/fleet.js";
+import { MEMBER, type MemberResult, runFleet, startMember } from "./support/fleet.js";
 import { type RedisServer, startRedisServer } from "./support/redis-server.js";
 
 const SCOPE = "https://storage.azure.com/.default";
@@ -399,6 +419,104 @@ describe("redisTokenStore options", () => {
       expect(inspect(error)).not.toContain(short);
     }
     await store.close();
+  });
+
+  it("rediss:// (TLS): node-redis and ioredis clients, and a url store, share one token per fleet", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fedcred-redis-tls-"));
+    const authority = await createTlsAuthority();
+    const files = {
+      certFile: join(dir, "server.pem"),
+      keyFile: join(dir, "server.key"),
+      caFile: join(dir, "ca.pem"),
+    };
+    writeFileSync(files.certFile, authority.serverCertificate);
+    writeFileSync(files.keyFile, authority.serverKey);
+    writeFileSync(files.caFile, authority.caCertificate);
+    const tls = await startRedisServer({ tls: files });
+    try {
+      expect(tls.url).toMatch(/^rediss:\/\//);
+      for (const library of ["url", "redis", "ioredis"] as const) {
+        entra.reset();
+        const results = await runFleet(
+          5,
+          fleetEnv(library, {
+            FLEET_REDIS_URL: tls.url,
+            FLEET_OPERATION_TIMEOUT_MS: "20000",
+            NODE_EXTRA_CA_CERTS: files.caFile,
+            // A prefix per client library: each fleet starts from an empty store.
+            FLEET_KEY_PREFIX: `fedcred:${library}:`,
+          }),
+        );
+        expect(results.map((result) => [result.exit, result.error])).toEqual(
+          Array.from({ length: 5 }, () => [0, undefined]),
+        );
+        expect(new Set(results.map((result) => result.token)).size).toBe(1);
+        expect(entra.tokenRequestCount, library).toBe(1);
+      }
+    } finally {
+      await tls.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a url store left open does not keep the process alive", async () => {
+    const member = startMember(
+      fleetEnv("url", { FLEET_KEEP_OPEN: "1", FLEET_OPERATION_TIMEOUT_MS: "20000" }),
+    );
+    await member.ready;
+    member.go();
+    // The process ends by itself (the test would time out otherwise), having got its token.
+    const result = await member.result;
+    expect([result.exit, result.error]).toEqual([0, undefined]);
+    expect(result.token).toMatch(/^ey/);
+  });
+
+  it("a url store where only ioredis is installed connects with ioredis", async () => {
+    // A project of its own: the built package, core and ioredis, and no redis (node-redis).
+    const dir = mkdtempSync(join(tmpdir(), "fedcred-ioredis-only-"));
+    try {
+      const packageRoot = fileURLToPath(new URL("..", import.meta.url));
+      cpSync(join(packageRoot, "dist"), join(dir, "dist"), { recursive: true });
+      mkdirSync(join(dir, "test", "fixtures"), { recursive: true });
+      copyFileSync(MEMBER, join(dir, "test", "fixtures", "fleet-member.mjs"));
+      mkdirSync(join(dir, "node_modules", "@fedcred"), { recursive: true });
+      for (const name of ["@fedcred/core", "ioredis"]) {
+        symlinkSync(
+          realpathSync(join(packageRoot, "node_modules", name)),
+          join(dir, "node_modules", name),
+        );
+      }
+      const script = join(dir, "test", "fixtures", "fleet-member.mjs");
+      entra.reset();
+      const admin = createClient({ url: redis.url });
+      admin.on("error", () => {});
+      await admin.connect();
+      await admin.flushAll();
+      await admin.close();
+      const env = fleetEnv("url", { FLEET_OPERATION_TIMEOUT_MS: "20000" });
+      const results: MemberResult[] = [];
+      for (let i = 0; i < 2; i++) {
+        const member = startMember(env, script);
+        await member.ready;
+        member.go();
+        results.push(await member.result);
+      }
+      expect(results.map((result) => [result.exit, result.error])).toEqual([
+        [0, undefined],
+        [0, undefined],
+      ]);
+      expect(results[1]?.token).toBe(results[0]?.token);
+      // The second process read the first one's token through ioredis.
+      expect(entra.tokenRequestCount).toBe(1);
+      const resolveRedis = spawnSync(
+        process.execPath,
+        ["-e", "import('redis').then(() => process.exit(0), () => process.exit(3))"],
+        { cwd: join(dir, "dist") },
+      );
+      expect(resolveRedis.status).toBe(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a url store with an ACL user that may run only GET and SET on fedcred:* keys: a fleet of 10 shares one token", async () => {

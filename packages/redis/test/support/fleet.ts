@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-const MEMBER = fileURLToPath(new URL("../fixtures/fleet-member.mjs", import.meta.url));
+export const MEMBER: string = fileURLToPath(
+  new URL("../fixtures/fleet-member.mjs", import.meta.url),
+);
 
 /** What one fleet member printed: its token and the ms from "go" to it, or its error. */
 export interface MemberResult {
@@ -23,8 +25,8 @@ export interface Member {
 }
 
 /** Starts one fleet member: plain node running fixtures/fleet-member.mjs against the built dist. */
-export function startMember(env: Record<string, string>): Member {
-  const child = spawn(process.execPath, [MEMBER], {
+export function startMember(env: Record<string, string>, script: string = MEMBER): Member {
+  const child = spawn(process.execPath, [script], {
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "pipe"],
   });

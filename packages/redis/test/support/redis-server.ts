@@ -32,8 +32,28 @@ export async function freePort(): Promise<number> {
  * Starts `redis-server --port N --bind 127.0.0.1 --save '' --appendonly no --dir <tmp>`, with
  * nothing persisted, and resolves once it accepts connections.
  */
-export async function startRedisServer(extraArgs: string[] = []): Promise<RedisServer> {
+export async function startRedisServer(
+  options: { tls?: { certFile: string; keyFile: string; caFile: string } } = {},
+): Promise<RedisServer> {
   const port = await freePort();
+  // With TLS: only a TLS port (rediss://), the server's certificate from files.
+  const listen =
+    options.tls === undefined
+      ? ["--port", String(port)]
+      : [
+          "--port",
+          "0",
+          "--tls-port",
+          String(port),
+          "--tls-cert-file",
+          options.tls.certFile,
+          "--tls-key-file",
+          options.tls.keyFile,
+          "--tls-ca-cert-file",
+          options.tls.caFile,
+          "--tls-auth-clients",
+          "no",
+        ];
   const dir = mkdtempSync(join(tmpdir(), "fedcred-redis-"));
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -41,19 +61,7 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
   const start = async (): Promise<void> => {
     const started = spawn(
       "redis-server",
-      [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        dir,
-        ...extraArgs,
-      ],
+      [...listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     child = started;
@@ -92,7 +100,7 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
   await start();
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `${options.tls === undefined ? "redis" : "rediss"}://127.0.0.1:${port}`,
     get pid() {
       return child?.pid;
     },
