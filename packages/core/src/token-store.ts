@@ -256,8 +256,9 @@ export class SharedTokenStore {
         if (written !== undefined) return written;
         break;
       }
-      // Held by another process: wait for its token. No store: ask Entra.
-      if (leased === undefined || performance.now() >= giveUpAt) break;
+      // false: held by another process, wait for its token. No store, or an answer that is no
+      // boolean: ask Entra.
+      if (leased !== false || performance.now() >= giveUpAt) break;
       await sleep(delay * (0.75 + Math.random() / 2), signal, background);
       delay = Math.min(delay * 2, MAX_POLL_MS);
       const polled = await this.#read(storeKey, signal, background);
