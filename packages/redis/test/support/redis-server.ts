@@ -78,7 +78,15 @@ export async function startRedisServer(
       };
       started.stdout?.on("data", onData);
       started.stderr?.resume();
-      started.once("error", reject);
+      started.once("error", (error: NodeJS.ErrnoException) =>
+        reject(
+          error.code === "ENOENT"
+            ? new Error(
+                "redis-server is not installed: these tests start a real one (Debian: apt-get install -y redis-server; CI's .ci/run installs it).",
+              )
+            : error,
+        ),
+      );
       started.once("exit", (code) =>
         reject(new Error(`redis-server exited with ${code} before it was ready:\n${output}`)),
       );
