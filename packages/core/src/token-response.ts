@@ -207,8 +207,15 @@ export function tokenErrorFromResponse(answer: FailedAnswer): AuthenticationErro
   }
   const codes = errorResponse.errorCodes.map((code) => `AADSTS${code}`).join(", ");
   const hint = hintFor(errorResponse.errorCodes, answer.claims);
+  // An outage or throttling is not a refusal: the caller is told to wait, not to fix anything.
+  const outcome =
+    status === 429
+      ? "throttled the token request"
+      : status >= 500
+        ? "could not answer the token request"
+        : "refused the token request";
   const parts = [
-    `Entra ID refused the token request (${status} ${/^[a-z_]{1,64}$/.test(errorResponse.error) ? errorResponse.error : JSON.stringify(errorResponse.error.slice(0, 64))}${codes ? `, ${codes}` : ""})${attemptsText(answer.attempts)}.`,
+    `Entra ID ${outcome} (${status} ${/^[a-z_]{1,64}$/.test(errorResponse.error) ? errorResponse.error : JSON.stringify(errorResponse.error.slice(0, 64))}${codes ? `, ${codes}` : ""})${attemptsText(answer.attempts)}.`,
   ];
   if (status === 404 && !hint) parts.push(`Check authorityHost: the URL called was ${answer.url}.`);
   if (hint) parts.push(hint);
@@ -216,6 +223,9 @@ export function tokenErrorFromResponse(answer: FailedAnswer): AuthenticationErro
   if (detail) parts.push(detail);
   const description = describe(errorResponse.errorDescription);
   if (description) parts.push(`Entra said: ${description}`);
+  if (status === 429)
+    parts.push("Wait before asking again; cache and reuse one credential per application.");
+  else if (status >= 500) parts.push("Entra ID is unavailable for now; try again later.");
   if (errorResponse.traceId) parts.push(`Trace ID: ${errorResponse.traceId}.`);
   if (errorResponse.correlationId) parts.push(`Correlation ID: ${errorResponse.correlationId}.`);
   if (clientRequestId && clientRequestId !== errorResponse.correlationId) {

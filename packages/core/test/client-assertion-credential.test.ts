@@ -255,6 +255,10 @@ describe("the cache", () => {
     const error = await cred.getToken(SCOPE).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AuthenticationError);
     expect(error).toMatchObject({ statusCode: 500 });
+    // An outage is said as one, not as a refusal to fix.
+    expect((error as Error).message).toMatch(
+      /^Entra ID could not answer the token request \(500 temporarily_unavailable, AADSTS50000\)\..* Entra ID is unavailable for now; try again later\./,
+    );
     expect(server.requests).toHaveLength(3);
     // The failure paused the key for the default 5 s cool-down.
     await expect(cred.getToken(SCOPE)).rejects.toMatchObject({ code: "throttled" });

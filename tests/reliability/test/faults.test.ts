@@ -82,7 +82,7 @@ describe("throttling and outages: retried, then the key cools down", () => {
       {
         statusCode: 429,
         message:
-          /\(429 temporarily_unavailable, AADSTS90033\) after 3 attempts\. Entra said: AADSTS90033: A transient error has occurred\. Please try again\./,
+          /^Entra ID throttled the token request \(429 temporarily_unavailable, AADSTS90033\) after 3 attempts\. Entra said: AADSTS90033: A transient error has occurred\. Please try again\..* Wait before asking again/,
         coolDownMs: 60_000,
         statuses: [429, 429, 429],
       },
@@ -110,7 +110,7 @@ describe("throttling and outages: retried, then the key cools down", () => {
         {
           statusCode: status,
           message: new RegExp(
-            `\\(${status} temporarily_unavailable, AADSTS90033\\) after 3 attempts\\. Entra said: .*Please try again`,
+            `^Entra ID could not answer the token request \\(${status} temporarily_unavailable, AADSTS90033\\) after 3 attempts\\. Entra said: .*Please try again.* Entra ID is unavailable for now`,
           ),
           coolDownMs: 5_000,
           statuses: [status, status, status],
