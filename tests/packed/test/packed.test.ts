@@ -1,10 +1,11 @@
 import { execFile, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { lockfileSeed } from "@fedcred/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
@@ -37,32 +38,20 @@ let peersProject: string;
 let peersInstalled: Promise<void> | undefined;
 
 /**
- * The lockfile a fresh project starts from: the workspace's packages, and no importers. pnpm
- * resolves the project's dependencies to versions a lockfile holds when it can, and these are the
- * ones the workspace's `pnpm install` put in the store: the install needs no registry. pnpm would
- * also install an optional peer the lockfile holds: `without` names packages left out.
- * pnpm-lock.yaml holds two YAML documents (pnpm's own, then the workspace's) of top-level keys,
- * whose entries are keys indented by two spaces.
+ * Every package a fresh project of the tarballs may resolve from the lockfile: the packed
+ * packages' dependencies and peers, and `extra` (the project's own dependencies).
  */
-function lockfileSeed(without: string[]): string {
-  const workspace = readFileSync(join(root, "pnpm-lock.yaml"), "utf8").split(/^---$/m).pop()!;
-  const sections = workspace.split(/^(?=\S)/m);
-  const section = (key: string): string =>
-    sections.find((text) => text.startsWith(`${key}:`)) ?? "";
-  const leftOut = (entry: string): boolean =>
-    without.some((name) => entry.startsWith(`  ${name}@`) || entry.startsWith(`  '${name}@`));
-  const entries = (key: string): string =>
-    section(key)
-      .split(/^(?= {2}\S)/m)
-      .filter((entry) => !leftOut(entry))
-      .join("");
-  return [
-    section("lockfileVersion"),
-    section("settings"),
-    "importers:\n\n  .: {}\n\n",
-    entries("packages"),
-    entries("snapshots"),
-  ].join("");
+function seedRoots(extra: string[]): string[] {
+  const names = new Set(extra);
+  for (const name of packages) {
+    const manifest = JSON.parse(
+      readFileSync(join(root, "packages", name, "package.json"), "utf8"),
+    ) as Record<string, Record<string, string> | undefined>;
+    for (const field of ["dependencies", "peerDependencies", "optionalDependencies"]) {
+      for (const dependency of Object.keys(manifest[field] ?? {})) names.add(dependency);
+    }
+  }
+  return [...names];
 }
 
 /**
@@ -76,7 +65,14 @@ async function install(
   overrides: Record<string, string>,
   without: string[] = [],
 ): Promise<void> {
-  await writeFile(join(cwd, "pnpm-lock.yaml"), lockfileSeed(without));
+  const manifest = JSON.parse(await readFile(join(cwd, "package.json"), "utf8")) as {
+    dependencies: Record<string, string>;
+  };
+  const lockfile = readFileSync(join(root, "pnpm-lock.yaml"), "utf8");
+  await writeFile(
+    join(cwd, "pnpm-lock.yaml"),
+    lockfileSeed(lockfile, seedRoots(Object.keys(manifest.dependencies)), without),
+  );
   const overridden = Object.entries(overrides).map(
     ([name, spec]) => `  ${JSON.stringify(name)}: ${JSON.stringify(spec)}\n`,
   );

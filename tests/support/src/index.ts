@@ -1,2 +1,3 @@
 export { type Azurite, startAzurite } from "./azurite.js";
+export { lockfileSeed } from "./lockfile-seed.js";
 export { type ModuleRun, runModule } from "./node-module.js";
