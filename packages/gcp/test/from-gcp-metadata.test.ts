@@ -25,8 +25,9 @@ let federation: Federation;
 const cleanups: Array<() => unknown> = [];
 
 beforeAll(async () => {
-  // Access tokens live 1 s: every getToken below, seconds apart, needs a new one from Entra.
-  federation = await startFederation({ accessTokenLifetimeSeconds: 1, tokenLifetimeSeconds: 600 });
+  // Access tokens live 30 s: long enough for a loaded machine to use one at the resource, short
+  // enough that every getToken below, a faked minute or more apart, needs a new one from Entra.
+  federation = await startFederation({ accessTokenLifetimeSeconds: 30, tokenLifetimeSeconds: 600 });
 });
 afterAll(() => federation?.close());
 afterEach(async () => {
