@@ -126,7 +126,7 @@ describe("fedcred-emulator", () => {
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
     }
-  }, 30_000);
+  }, 120_000);
 
   it("takes a JSON config, writes into --dir and prints JSON with --json", async () => {
     const directory = mkdtempSync(join(tmpdir(), "fedcred-bin-"));
@@ -168,7 +168,7 @@ describe("fedcred-emulator", () => {
       if (child.exitCode === null) child.kill("SIGKILL");
       rmSync(directory, { recursive: true, force: true });
     }
-  }, 30_000);
+  }, 120_000);
 
   it("--version prints the package's version", async () => {
     const { version } = JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8"));
