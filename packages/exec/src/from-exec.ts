@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { statSync } from "node:fs";
 import {
   type AssertionContext,
   type AssertionFunc,
@@ -115,6 +116,25 @@ function killTree(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/** Node's spawn error without its spawnargs (the arguments may hold a key): code, syscall, path. */
+function spawnFailure(error: NodeJS.ErrnoException): Error {
+  const safe: NodeJS.ErrnoException = new Error(
+    error.code === undefined ? "spawn failed" : `spawn ${error.code}`,
+  );
+  if (error.code !== undefined) safe.code = error.code;
+  if (error.errno !== undefined) safe.errno = error.errno;
+  if (error.syscall !== undefined) safe.syscall = error.syscall.split(" ")[0];
+  return safe;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function run(
   command: string,
   args: readonly string[],
@@ -142,7 +162,7 @@ function run(
         new CredentialUnavailableError(
           `The program ${display} cannot be started: ${(error as Error).message}`,
           "assertion_unavailable",
-          { cause: error },
+          { cause: spawnFailure(error as NodeJS.ErrnoException) },
         ),
       );
       return;
@@ -210,13 +230,18 @@ function run(
       settled = true;
       cleanup();
       const missing = error.code === "ENOENT" || error.code === "EACCES";
+      // Node reports a working directory that does not exist as the program's ENOENT.
+      const badCwd = missing && options.cwd !== undefined && !isDirectory(options.cwd);
       reject(
         new CredentialUnavailableError(
-          missing
-            ? `The program ${display} cannot be run (${error.code}): check options.command, that it is installed and executable, and PATH.`
-            : `The program ${display} failed to start: ${error.message}`,
+          badCwd
+            ? `The program ${display} cannot be run: its working directory ${JSON.stringify(options.cwd)} (options.cwd) is not a directory.`
+            : missing
+              ? `The program ${display} cannot be run (${error.code}): check options.command, that it is installed and executable, and PATH.`
+              : `The program ${display} failed to start: ${error.message}`,
           "assertion_unavailable",
-          { cause: error },
+          // Not Node's error itself: its spawnargs hold the arguments, which may hold a key.
+          { cause: spawnFailure(error) },
         ),
       );
     });
@@ -300,13 +325,19 @@ function readResponse(
       `The program ${display} printed an expiration_time that is not a number of seconds since the epoch.`,
     );
   }
-  if (expirationTime === undefined) {
-    try {
-      const exp = decodeJwtPayload(assertion).exp;
-      if (typeof exp === "number") expirationTime = exp;
-    } catch {
+  let jwtExp: number | undefined;
+  try {
+    const exp = decodeJwtPayload(assertion).exp;
+    if (typeof exp === "number" && Number.isFinite(exp)) jwtExp = exp;
+  } catch {
+    if (expirationTime === undefined) {
       throw failed(`The program ${display} printed an id_token whose payload is not JSON.`);
     }
+  }
+  // The token is never kept past its own exp: an expiration_time later than it (one in
+  // milliseconds, a helper's guess) would send Entra an expired assertion.
+  if (expirationTime === undefined || (jwtExp !== undefined && jwtExp < expirationTime)) {
+    expirationTime = jwtExp;
   }
   if (typeof expirationTime !== "number") return assertion;
   const expiresOnTimestamp = expirationTime * 1000;

@@ -368,6 +368,57 @@ describe("fromExec refusals and bounds", () => {
     );
   });
 
+  it("keeps the arguments out of a spawn failure's cause (Node's error holds them as spawnargs)", async () => {
+    const missing = join(directory, "no-such-program");
+    const error = await failure(
+      fromExec({ command: missing, args: ["--key", "arg-secret-1234"] })(context),
+    );
+    expect(error).toMatchObject({ code: "assertion_unavailable" });
+    expect(error.cause).toMatchObject({ code: "ENOENT" });
+    for (const printed of [
+      inspect(error, { depth: 10, showHidden: true }),
+      inspect(error.cause, { depth: 10, showHidden: true }),
+      JSON.stringify(error),
+      JSON.stringify(error.cause),
+    ]) {
+      expect(printed).not.toContain("arg-secret-1234");
+    }
+  });
+
+  it("names options.cwd, not the command, when the working directory does not exist", async () => {
+    const { options, counter } = await responding({
+      token: unsignedJwt({ exp: nowSeconds() + 3600 }),
+    });
+    const cwd = join(directory, "no-such-directory");
+    const error = await failure(fromExec({ ...options, cwd })(context));
+    expect(CredentialUnavailableError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({ code: "assertion_unavailable" });
+    expect(error.message).toContain(`${JSON.stringify(cwd)} (options.cwd) is not a directory`);
+    expect(error.message).not.toContain("check options.command");
+    expect(await runs(counter)).toBe(0);
+  });
+
+  it("keeps a token no longer than its JWT exp, even when expiration_time says later (one in milliseconds)", async () => {
+    const exp = nowSeconds() + 600;
+    const { options, counter } = await responding({
+      version: 1,
+      success: true,
+      id_token: unsignedJwt({ sub: SUBJECT, exp }),
+      expiration_time: exp * 1000,
+    });
+    const getAssertion = fromExec(options);
+    await getAssertion(context);
+    expect(await runs(counter)).toBe(1);
+    // Past the JWT's own refresh point (a fifth of its 600 s before its exp), the program runs again.
+    vi.useFakeTimers({ toFake: ["Date"], now: (exp - 60) * 1000 });
+    try {
+      await getAssertion(context);
+      expect(await runs(counter)).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it.each([
     [{ command: "" }, "options.command must be the program"],
     [{ command: 42 }, "options.command must be the program"],
