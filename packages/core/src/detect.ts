@@ -267,6 +267,19 @@ function hints(env: Env, options: DetectAssertionOptions): string[] {
     );
   }
   if (
+    present(env, "ACTIONS_ID_TOKEN_REQUEST_URL") !== present(env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+  ) {
+    found.push(
+      "only one of ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN is set: the runner sets both for a job with `permissions: id-token: write`",
+    );
+  }
+  if (present(env, "AWS_WEB_IDENTITY_TOKEN_FILE") !== present(env, "AWS_ROLE_ARN")) {
+    found.push("only one of AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN is set");
+  }
+  if (present(env, "AWS_ACCESS_KEY_ID") !== present(env, "AWS_SECRET_ACCESS_KEY")) {
+    found.push("only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set");
+  }
+  if (
     present(env, "SYSTEM_OIDCREQUESTURI") &&
     options.serviceConnectionId === undefined &&
     !present(env, "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID")

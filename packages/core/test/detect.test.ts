@@ -217,6 +217,25 @@ describe("describeDetection and detectAssertion on a table of environments", () 
     );
   });
 
+  it("says which half of a pair is there: the Actions request URL or token, AWS web identity, AWS keys", () => {
+    expect(
+      describeDetection({
+        env: { GITHUB_ACTIONS: "true", ACTIONS_ID_TOKEN_REQUEST_URL: "https://x" },
+      }).reason,
+    ).toContain(
+      "only one of ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN is set",
+    );
+    expect(describeDetection({ env: { ACTIONS_ID_TOKEN_REQUEST_TOKEN: "t" } }).reason).toContain(
+      "only one of ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN is set",
+    );
+    expect(describeDetection({ env: { AWS_WEB_IDENTITY_TOKEN_FILE: "/t" } }).reason).toContain(
+      "only one of AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN is set",
+    );
+    const keyOnly = describeDetection({ env: { AWS_ACCESS_KEY_ID: "AKIAEXAMPLE" } }).reason;
+    expect(keyOnly).toContain("only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set");
+    expect(keyOnly).not.toContain("AKIAEXAMPLE");
+  });
+
   it("ignores empty and blank variables", () => {
     expect(
       describeDetection({ env: { AZURE_FEDERATED_TOKEN_FILE: "  ", K_SERVICE: "" } }).source,
