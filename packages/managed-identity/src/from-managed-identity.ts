@@ -272,7 +272,32 @@ function send(
           retries.maxRetryDelayInMs,
         ),
       describeTransportFailure: (error) => describeTransportFailure(error, endpoint),
+      checkResponse: (response) => checkImdsAnswered(response, endpoint),
     },
+  );
+}
+
+/**
+ * At 169.254.169.254 on AWS, Google Cloud and others, their own metadata service answers, never
+ * Azure IMDS: it is "no managed identity here" (a chain moves on), at once, without retries.
+ * Azure IMDS answers its refusals as JSON; AWS's answers 404 HTML or an empty 401 (IMDSv2), with
+ * `Server: EC2ws`; Google's carries `Metadata-Flavor: Google`.
+ */
+function checkImdsAnswered(response: HttpResponse, endpoint: IdentityEndpoint): void {
+  if (endpoint.kind !== "imds" || response.status === 200) return;
+  let json = false;
+  try {
+    const parsed: unknown = JSON.parse(response.body);
+    json = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed);
+  } catch {}
+  const foreign =
+    response.headers.get("metadata-flavor") !== null ||
+    /ec2ws/i.test(response.headers.get("server") ?? "") ||
+    (!json && [401, 403, 404].includes(response.status));
+  if (!foreign) return;
+  throw new CredentialUnavailableError(
+    `Something other than Azure IMDS answered at ${endpoint.url.origin}${endpoint.url.pathname} (HTTP ${response.status}, not IMDS's JSON: another cloud's metadata service?): this does not run on an Azure VM, scale set, AKS node or container instance with a managed identity.`,
+    "assertion_unavailable",
   );
 }
 

@@ -6,6 +6,7 @@ import {
   AuthenticationError,
   ClientAssertionCredential,
   CredentialUnavailableError,
+  chainAssertions,
 } from "@fedcred/core";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import {
@@ -367,6 +368,49 @@ describe("fromManagedIdentity failures", () => {
     );
     expect(error.message).toContain("HTTP 503, after 4 attempts");
     expect(federation.identityRequests()).toHaveLength(4);
+  });
+
+  it("another cloud's metadata service at the IMDS address is unavailable at once (a chain moves on), not a refusal", async () => {
+    onImds();
+    const foreign: Array<{ status: number; headers: Record<string, string>; body: string }> = [
+      // AWS EC2's metadata service: 404 HTML for an unknown path; 401 empty when IMDSv2 is required.
+      {
+        status: 404,
+        headers: { "content-type": "text/html", server: "EC2ws" },
+        body: "<html><head><title>404 - Not Found</title></head></html>",
+      },
+      { status: 401, headers: { "content-type": "text/plain" }, body: "" },
+      // Google's metadata server answers with Metadata-Flavor: Google.
+      {
+        status: 404,
+        headers: { "content-type": "text/html", "metadata-flavor": "Google" },
+        body: "Not Found",
+      },
+      { status: 403, headers: { "content-type": "text/html" }, body: "Forbidden" },
+    ];
+    for (const answer of foreign) {
+      federation.imds.reset();
+      federation.imds.faults.push(answer);
+      const error = await failure(
+        fromManagedIdentity({ retryOptions: { maxRetries: 3 } })(context()),
+      );
+      expect(error, JSON.stringify(answer)).toBeInstanceOf(CredentialUnavailableError);
+      expect((error as CredentialUnavailableError).code).toBe("assertion_unavailable");
+      expect(error.message).toContain("Something other than Azure IMDS answered");
+      expect(error.message).toContain(`HTTP ${answer.status}`);
+      // Not retried: the other cloud's service will not turn into IMDS.
+      expect(federation.identityRequests()).toHaveLength(1);
+    }
+    federation.imds.reset();
+    federation.imds.faults.push(foreign[0] as (typeof foreign)[number]);
+    const chained = chainAssertions(fromManagedIdentity(), async () => "next-source-token");
+    expect(await chained(context())).toBe("next-source-token");
+    // IMDS's own JSON 404 (an identity not ready yet) is still retried.
+    federation.imds.reset();
+    federation.imds.faults.push({ status: 404, body: "{}" });
+    const token = await fromManagedIdentity({ clientId: BILLING.clientId, ...FAST })(context());
+    expect(claimsOf(token).sub).toBe(BILLING.objectId);
+    expect(federation.identityRequests()).toHaveLength(2);
   });
 
   it("answers that are not a token: not JSON, no access_token, not a JWT, no expiry", async () => {
