@@ -30,8 +30,10 @@ const SOVEREIGN_EXCHANGE_AUDIENCES: Readonly<Record<string, string>> = {
  * else {@link PUBLIC_EXCHANGE_AUDIENCE}.
  *
  * @param authorityHost - The credential's authority host as an absolute URL, such as
- *   `AssertionContext.authorityHost`; only its hostname counts (case-insensitive). Undefined, or
- *   a string that is not a URL, means the public cloud.
+ *   `AssertionContext.authorityHost`; only its hostname counts (case-insensitive). Undefined
+ *   (a caller that passes no context, such as `@azure/identity`'s `ClientAssertionCredential`)
+ *   means `AZURE_AUTHORITY_HOST`'s cloud, the default authority of such callers; a string that is
+ *   not a URL, or neither, means the public cloud.
  * @returns The audience; never throws.
  *
  * @example
@@ -47,7 +49,11 @@ const SOVEREIGN_EXCHANGE_AUDIENCES: Readonly<Record<string, string>> = {
 export function exchangeAudienceFor(authorityHost: string | undefined): string {
   let hostname = "";
   try {
-    hostname = new URL(authorityHost ?? "").hostname.toLowerCase();
+    // No context (@azure/identity's ClientAssertionCredential calls its source without one): the
+    // cloud its authority defaults to, AZURE_AUTHORITY_HOST.
+    hostname = new URL(
+      authorityHost ?? process.env.AZURE_AUTHORITY_HOST ?? "",
+    ).hostname.toLowerCase();
   } catch {}
   return SOVEREIGN_EXCHANGE_AUDIENCES[hostname] ?? PUBLIC_EXCHANGE_AUDIENCE;
 }

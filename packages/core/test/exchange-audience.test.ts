@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   type AssertionContext,
   exchangeAudienceFor,
@@ -20,6 +20,28 @@ describe("exchangeAudienceFor", () => {
     ["not a url", "api://AzureADTokenExchange"],
   ])("%s -> %s", (authorityHost, audience) => {
     expect(exchangeAudienceFor(authorityHost)).toBe(audience);
+  });
+
+  it("without an authority host (a caller that passes no context), follows AZURE_AUTHORITY_HOST", async () => {
+    vi.stubEnv("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us");
+    try {
+      expect(exchangeAudienceFor(undefined)).toBe("api://AzureADTokenExchangeUSGov");
+      // A context's own authority host still decides.
+      expect(exchangeAudienceFor("https://login.microsoftonline.com")).toBe(
+        PUBLIC_EXCHANGE_AUDIENCE,
+      );
+      const asked: string[] = [];
+      const getAssertion = memoizeAssertionPerAudience(undefined, (audience) => () => {
+        asked.push(audience);
+        return fakeJwt({ exp: Math.floor(Date.now() / 1000) + 3600 });
+      });
+      await (getAssertion as () => Promise<string>)();
+      expect(asked).toEqual(["api://AzureADTokenExchangeUSGov"]);
+      vi.stubEnv("AZURE_AUTHORITY_HOST", "");
+      expect(exchangeAudienceFor(undefined)).toBe(PUBLIC_EXCHANGE_AUDIENCE);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it("the public audience is the one Entra documents", () => {
