@@ -71,6 +71,8 @@ const MAX_TIMEOUT_MS = 600_000;
 /** A token response is a few KiB: a program printing more is not printing a token. */
 const MAX_STDOUT_BYTES = 64 * 1024;
 const MAX_STDERR_BYTES = 4 * 1024;
+/** How long the pipes are still read after the program exits, when something it started holds them. */
+const EXIT_PIPE_GRACE_MS = 500;
 /** How long a program has to exit after SIGTERM before it gets SIGKILL. */
 const KILL_GRACE_MS = 2_000;
 const MAX_PROGRAM_TEXT = 300;
@@ -245,21 +247,36 @@ function run(
         ),
       );
     });
-    child.on("close", (exitCode, exitSignal) => {
-      if (killTimer !== undefined) {
-        // Killed: whatever it started and that ignored SIGTERM goes now.
-        clearTimeout(killTimer);
-        killTree(child, "SIGKILL");
-      }
+    let exitGrace: NodeJS.Timeout | undefined;
+    const finish = (exitCode: number | null, exitSignal: NodeJS.Signals | null): void => {
+      clearTimeout(exitGrace);
       if (settled) return;
       settled = true;
       cleanup();
+      // What it left running may hold the pipes open: stop reading them.
+      child.stdout?.destroy();
+      child.stderr?.destroy();
       resolve({
         exitCode,
         signal: exitSignal,
         stdout: Buffer.concat(stdout).toString("utf8"),
         stderr: Buffer.concat(stderr).toString("utf8"),
       });
+    };
+    // The program ended, but something it started in the background (an agent, a daemon) may
+    // still hold its stdout: what it printed is read a moment after it exits, not at the timeout.
+    child.on("exit", (exitCode, exitSignal) => {
+      if (settled) return;
+      exitGrace = setTimeout(() => finish(exitCode, exitSignal), EXIT_PIPE_GRACE_MS);
+      exitGrace.unref();
+    });
+    child.on("close", (exitCode, exitSignal) => {
+      if (killTimer !== undefined) {
+        // Killed: whatever it started and that ignored SIGTERM goes now.
+        clearTimeout(killTimer);
+        killTree(child, "SIGKILL");
+      }
+      finish(exitCode, exitSignal);
     });
   });
 }

@@ -368,6 +368,26 @@ describe("fromExec refusals and bounds", () => {
     );
   });
 
+  it("reads what a program printed once it exits, though something it left running holds stdout", async () => {
+    const token = unsignedJwt({ sub: SUBJECT, exp: nowSeconds() + 3600 });
+    const file = join(directory, "daemon-response");
+    await writeFile(file, JSON.stringify({ token }));
+    const pids = join(directory, "daemon-pids.json");
+    try {
+      const assertion = await fromExec({
+        command: process.execPath,
+        args: [PROGRAM, "daemon", file, pids],
+        timeoutInMs: 60_000,
+      })(context);
+      expect(assertion).toBe(token);
+    } finally {
+      const { grandchild } = JSON.parse(await readFile(pids, "utf8").catch(() => "{}")) as {
+        grandchild?: number;
+      };
+      if (grandchild !== undefined && alive(grandchild)) process.kill(grandchild, "SIGKILL");
+    }
+  });
+
   it("keeps the arguments out of a spawn failure's cause (Node's error holds them as spawnargs)", async () => {
     const missing = join(directory, "no-such-program");
     const error = await failure(
