@@ -203,17 +203,24 @@ export async function commandsForUrl(
       disableClientInfo: true,
       socket: {
         connectTimeout: Math.max(operationTimeoutInMs, 1000),
-        reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 5_000),
+        // No reconnection of its own: node-redis waits between attempts on a timer that keeps
+        // the process alive while Redis is down. The next operation connects again instead
+        // (the credential leaves a failed store alone for a few seconds).
+        reconnectStrategy: false,
       },
     });
     client.on("error", reportClientError);
-    // Its sockets, reconnections included, do not keep the process alive.
+    // Its sockets do not keep the process alive.
     client.unref?.();
     let connecting: Promise<void> | undefined;
     return nodeRedisCommands(client, {
       connect: () => {
-        connecting ??= client.connect().then(
-          () => {},
+        if (connecting !== undefined) return connecting;
+        if (client.isOpen) return Promise.resolve();
+        connecting = client.connect().then(
+          () => {
+            connecting = undefined;
+          },
           (error: unknown) => {
             connecting = undefined;
             throw error;
@@ -243,7 +250,9 @@ export async function commandsForUrl(
     enableReadyCheck: false,
     maxRetriesPerRequest: 0,
     connectTimeout: Math.max(operationTimeoutInMs, 1000),
-    retryStrategy: (retries: number) => Math.min(100 * 2 ** retries, 5_000),
+    // No reconnection of its own (its timer would keep the process alive while Redis is down):
+    // the next operation connects again, from the "end" state.
+    retryStrategy: () => null,
   });
   client.on("error", reportClientError);
   client.on("connect", () => client.stream?.unref?.());

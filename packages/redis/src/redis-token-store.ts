@@ -43,7 +43,8 @@ export interface RedisTokenStoreOptions {
    * `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS, with an ACL user and
    * password. The store creates the client on first use with node-redis when `redis` is
    * installed, else with ioredis, connects lazily, fails commands at once while disconnected,
-   * reconnects in the background, and does not keep the process alive. `close()` closes it.
+   * connects again on the next operation after the connection is lost (no reconnection
+   * timer), and does not keep the process alive, Redis up or down. `close()` closes it.
    */
   url?: string;
   /**

@@ -29,7 +29,7 @@ import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type RedisTokenStore, redisTokenStore } from "../src/index.js";
-import { MEMBER, type MemberResult, runFleet, startMember } from "./support/fleet.js";
+import { MEMBER, type Member, type MemberResult, runFleet, startMember } from "./support/fleet.js";
 import { type RedisServer, startRedisServer } from "./support/redis-server.js";
 
 const SCOPE = "https://storage.azure.com/.default";
@@ -142,6 +142,21 @@ function fleetEnv(
     FLEET_ASSERTION: assertion,
     ...extra,
   };
+}
+
+/** The member's result once it exits by itself; one still running after `ms` is killed and fails the test. */
+async function exitWithin(member: Member, ms: number): Promise<MemberResult> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), ms);
+  });
+  const first = await Promise.race([member.result, late]);
+  clearTimeout(timer);
+  if (first === "late") {
+    member.child.kill("SIGKILL");
+    throw new Error(`the process did not end by itself within ${ms} ms`);
+  }
+  return first;
 }
 
 async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
@@ -471,6 +486,21 @@ describe("redisTokenStore options", () => {
     expect(result.token).toMatch(/^ey/);
   });
 
+  it("a url store whose Redis is down does not keep the process alive", async () => {
+    // A port nobody listens on: the store's client is refused, and must not retry on a timer
+    // that holds the process (both libraries' own reconnection does).
+    const down = await startRedisServer();
+    const downUrl = down.url;
+    await down.close();
+    const member = startMember(fleetEnv("url", { FLEET_REDIS_URL: downUrl, FLEET_KEEP_OPEN: "1" }));
+    await member.ready;
+    member.go();
+    const result = await exitWithin(member, 30_000);
+    // The token came from Entra without the store, and the process ended by itself.
+    expect([result.exit, result.error]).toEqual([0, undefined]);
+    expect(result.token).toMatch(/^ey/);
+  });
+
   it("a url store where only ioredis is installed connects with ioredis", async () => {
     // A project of its own: the built package, core and ioredis, and no redis (node-redis).
     const dir = mkdtempSync(join(tmpdir(), "fedcred-ioredis-only-"));
@@ -514,6 +544,23 @@ describe("redisTokenStore options", () => {
         { cwd: join(dir, "dist") },
       );
       expect(resolveRedis.status).toBe(3);
+      // Redis down: ioredis's own reconnection must not keep the process alive either.
+      const down = await startRedisServer();
+      const downUrl = down.url;
+      await down.close();
+      const alone = startMember(
+        {
+          ...env,
+          FLEET_REDIS_URL: downUrl,
+          FLEET_KEEP_OPEN: "1",
+          FLEET_OPERATION_TIMEOUT_MS: "500",
+        },
+        script,
+      );
+      await alone.ready;
+      alone.go();
+      const aloneResult = await exitWithin(alone, 30_000);
+      expect([aloneResult.exit, aloneResult.error]).toEqual([0, undefined]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
