@@ -159,7 +159,13 @@ function metadataHostOf(option: string | undefined): { value: string; source: st
       url = new URL(`http://${value}`);
     } catch {}
   }
-  if (url === undefined || url.host !== value.toLowerCase() || url.pathname !== "/") {
+  // The URL drops an explicit default port (":80"), which the variable may hold.
+  const explicitDefaultPort = url !== undefined && `${url.host}:80` === value.toLowerCase();
+  if (
+    url === undefined ||
+    (url.host !== value.toLowerCase() && !explicitDefaultPort) ||
+    url.pathname !== "/"
+  ) {
     throw invalid(
       `${source} must be the metadata server's host[:port] without a scheme, such as metadata.google.internal or 127.0.0.1:8080, got ${JSON.stringify(String(value).slice(0, 100))}.`,
     );

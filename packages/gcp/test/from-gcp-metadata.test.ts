@@ -316,6 +316,19 @@ describe("fromGcpMetadata failures", () => {
     expect(error.name).toBe("AbortError");
   });
 
+  it("a host with the explicit default port :80 is accepted, as Google's libraries accept it", () => {
+    for (const metadataHost of ["169.254.169.254:80", "metadata.google.internal:80", "[::1]:80"]) {
+      expect(() => fromGcpMetadata({ metadataHost }), metadataHost).not.toThrow();
+    }
+    vi.stubEnv(GCE_METADATA_HOST, "169.254.169.254:80");
+    expect(() => fromGcpMetadata()).not.toThrow();
+    for (const metadataHost of ["169.254.169.254:80/x", "10.0.0.1:80", "127.0.0.1:080x"]) {
+      expect(() => fromGcpMetadata({ metadataHost }), metadataHost).toThrow(
+        /options\.metadataHost/,
+      );
+    }
+  });
+
   it("invalid options and GCE_METADATA_HOST throw at the factory, naming the source", () => {
     for (const metadataHost of ["http://metadata.google.internal", "10.0.0.1", "a/b", ""]) {
       expect(() => fromGcpMetadata({ metadataHost }), metadataHost).toThrow(
