@@ -41,7 +41,11 @@ export interface TokenStoreOperationOptions {
  *    safety margin); `false` means another process holds the lease: the credential polls
  *    `get` (from 20 ms up to every 250 ms) and tries `lease` again, so once a holder's lease
  *    ends (a holder that died, say) the next process takes it. It waits at most three leases
- *    before asking Entra itself.
+ *    before asking Entra itself. When the request to Entra fails (a refusal, throttling, an
+ *    outage, an abort), the credential `set`s a short-lived mark of the failure under `key`
+ *    (for 1 s): the processes waiting on its lease, and those arriving meanwhile, ask Entra
+ *    themselves at once (and get their own answer) instead of waiting out a lease whose holder
+ *    has nothing to share.
  *
  * Every operation may fail, hang or return garbage: the credential gives each one
  * `operationTimeoutInMs` (default {@link DEFAULT_TOKEN_STORE_TIMEOUT_MS}), logs the first failure
@@ -104,6 +108,16 @@ const BYPASS_AFTER_FAILURE_MS = 5_000;
 const FIRST_POLL_MS = 20;
 const MAX_POLL_MS = 250;
 const MAX_TOKEN_LENGTH = 64 * 1024;
+/**
+ * How long a failed token request's mark stays in the store: the processes waiting for that
+ * request's token (and those arriving meanwhile) ask Entra themselves at once, as without a
+ * store, instead of waiting out the lease of a holder that has nothing to share.
+ */
+const FAILURE_MARK_MS = 1_000;
+const FAILURE_MARK = JSON.stringify({ v: 1, failed: true });
+
+/** What {@link parseStoredToken} returns for a failed request's mark. */
+export const FAILED_REQUEST: unique symbol = Symbol("failed token request");
 
 /** What a store value holds: the token and its times, in ms since the epoch. */
 interface StoredToken {
@@ -172,12 +186,21 @@ export function serializeStoredToken(acquired: AcquiredToken): {
  * A store value as a token, validated like a token from Entra: `undefined` for a value that
  * is not one of ours (garbage is reported by throwing), or one past its refresh time.
  */
-export function parseStoredToken(value: string): AcquiredToken | undefined {
-  let stored: Partial<StoredToken>;
+export function parseStoredToken(value: string): AcquiredToken | typeof FAILED_REQUEST | undefined {
+  let stored: Partial<StoredToken> & { failed?: unknown };
   try {
     stored = JSON.parse(value) as Partial<StoredToken>;
   } catch {
     throw new StoreFailure("the token store returned a value that is not a stored token");
+  }
+  if (
+    stored !== null &&
+    typeof stored === "object" &&
+    stored.v === 1 &&
+    stored.failed === true &&
+    Object.keys(stored).length === 2
+  ) {
+    return FAILED_REQUEST;
   }
   const { token, expiresOnTimestamp: expiresOn, refreshAfterTimestamp: refreshAfter } = stored;
   const serveUntil = stored.serveUntilTimestamp;
@@ -243,28 +266,45 @@ export class SharedTokenStore {
     request: () => Promise<AcquiredToken>,
   ): Promise<AcquiredToken> {
     const found = await this.#read(storeKey, signal, background);
-    if (found !== undefined) return found;
-    const giveUpAt = performance.now() + 3 * this.#leaseInMs;
-    let delay = FIRST_POLL_MS;
-    for (;;) {
-      const leased = await this.#operation(signal, background, (options) =>
-        this.#store.lease(storeKey, options),
-      );
-      if (leased === true) {
-        // Its holder may have written the token and ended its lease since this process read.
-        const written = await this.#read(storeKey, signal, background);
-        if (written !== undefined) return written;
-        break;
+    if (found !== undefined && found !== FAILED_REQUEST) return found;
+    // A failed request's mark: its holder has nothing to share, ask Entra as without a store.
+    if (found === undefined) {
+      const giveUpAt = performance.now() + 3 * this.#leaseInMs;
+      let delay = FIRST_POLL_MS;
+      for (;;) {
+        const leased = await this.#operation(signal, background, (options) =>
+          this.#store.lease(storeKey, options),
+        );
+        if (leased === true) {
+          // Its holder may have written the token and ended its lease since this process read.
+          const written = await this.#read(storeKey, signal, background);
+          if (written !== undefined && written !== FAILED_REQUEST) return written;
+          break;
+        }
+        // false: held by another process, wait for its token. No store, or an answer that is
+        // no boolean: ask Entra.
+        if (leased !== false || performance.now() >= giveUpAt) break;
+        await sleep(delay * (0.75 + Math.random() / 2), signal, background);
+        delay = Math.min(delay * 2, MAX_POLL_MS);
+        const polled = await this.#read(storeKey, signal, background);
+        // The holder's request failed (a refusal, an outage, throttling, an abort): this
+        // process asks Entra itself now rather than wait out the lease.
+        if (polled === FAILED_REQUEST) break;
+        if (polled !== undefined) return polled;
       }
-      // false: held by another process, wait for its token. No store, or an answer that is no
-      // boolean: ask Entra.
-      if (leased !== false || performance.now() >= giveUpAt) break;
-      await sleep(delay * (0.75 + Math.random() / 2), signal, background);
-      delay = Math.min(delay * 2, MAX_POLL_MS);
-      const polled = await this.#read(storeKey, signal, background);
-      if (polled !== undefined) return polled;
     }
-    const acquired = await request();
+    let acquired: AcquiredToken;
+    try {
+      acquired = await request();
+    } catch (error) {
+      // The processes waiting for this token learn at once that none is coming (the store ends
+      // the lease with the write). In the background: the caller gets its error now.
+      const never = new AbortController().signal;
+      void this.#operation(never, true, (options) =>
+        this.#store.set(storeKey, FAILURE_MARK, FAILURE_MARK_MS, options),
+      );
+      throw error;
+    }
     const { value, timeToLiveInMs } = serializeStoredToken(acquired);
     if (timeToLiveInMs >= 1) {
       await this.#operation(signal, background, (options) =>
@@ -278,7 +318,7 @@ export class SharedTokenStore {
     storeKey: string,
     signal: AbortSignal,
     background: boolean,
-  ): Promise<AcquiredToken | undefined> {
+  ): Promise<AcquiredToken | typeof FAILED_REQUEST | undefined> {
     const value = await this.#operation(signal, background, (options) =>
       this.#store.get(storeKey, options),
     );

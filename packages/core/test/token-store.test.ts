@@ -6,6 +6,7 @@ import { CredentialUnavailableError } from "../src/errors.js";
 import type { TokenStore, TokenStoreOperationOptions } from "../src/token-store.js";
 import {
   CLIENT,
+  entraError,
   fakeJwt,
   type Reply,
   SCOPE,
@@ -245,6 +246,46 @@ describe("a token store behind the in-process cache", () => {
     expect(store.count("lease")).toBeGreaterThan(1);
   });
 
+  it("a holder whose token request fails: the processes waiting on its lease ask Entra at once, not after the lease", async () => {
+    // A lease far longer than the test may run: waiting it out would time the test out.
+    store.leaseInMs = 600_000;
+    server.replies.push({
+      ...(entraError(400, "invalid_client", 700016, "Application not found.") as object),
+      delayMs: 300,
+    } as Reply);
+    const holder = credential();
+    const waiter = credential();
+    const held = holder.getToken(SCOPE);
+    // The holder's request is on its way: the waiter finds the lease taken and polls.
+    await until(() => server.requests.length === 1);
+    const waited = waiter.getToken(SCOPE);
+    await expect(held).rejects.toMatchObject({ code: "token_request_rejected" });
+    const token = await waited;
+    expect(token.token).toMatch(/^access-token-/);
+    expect(server.requests).toHaveLength(2);
+    // The lease was still held when the waiter asked Entra: it learned of the failure from the
+    // store, not from the lease's end.
+    const key = await storeKeyOf();
+    expect(store.entries.get(`lease:${key}`)?.until ?? 0).toBeGreaterThan(Date.now() + 60_000);
+    const leasesTaken = store.calls.filter((call) => call.op === "lease").length;
+    expect(leasesTaken).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a process arriving just after a failed request asks Entra without waiting on the lease", async () => {
+    store.leaseInMs = 600_000;
+    server.replies.push(entraError(400, "invalid_client", 700016, "Application not found."));
+    await expect(credential().getToken(SCOPE)).rejects.toMatchObject({
+      code: "token_request_rejected",
+    });
+    // The failure's mark is written in the background.
+    await until(() => store.count("set") === 1);
+    const token = await credential().getToken(SCOPE);
+    expect(token.token).toMatch(/^access-token-/);
+    expect(server.requests).toHaveLength(2);
+    // The mark is no garbage: nothing was reported.
+    expect(storeWarnings()).toEqual([]);
+  });
+
   it("an abort while waiting for another holder rejects with AbortError and sends nothing", async () => {
     const key = await storeKeyOf();
     store.entries.set(`lease:${key}`, { value: "held", until: Date.now() + 60_000 });
@@ -342,6 +383,14 @@ describe("a token store behind the in-process cache", () => {
 });
 
 /** The store key of the test's tenant, client and scope: what the credential writes. */
+async function until(condition: () => boolean): Promise<void> {
+  const giveUpAt = Date.now() + 30_000;
+  while (!condition()) {
+    if (Date.now() > giveUpAt) throw new Error("timed out waiting for a condition");
+    await delay(10);
+  }
+}
+
 async function storeKeyOf(): Promise<string> {
   const probe = new MemoryStore();
   await credential({ tokenStore: probe }).getToken(SCOPE);
