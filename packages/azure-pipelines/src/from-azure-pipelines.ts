@@ -149,6 +149,13 @@ function endpoint(options: FromAzurePipelinesOptions): Endpoint {
       "missing_configuration",
     );
   }
+  if (/[^\x21-\x7e]/.test(systemAccessToken)) {
+    // Node would refuse it as a header with a bare TypeError; its value is never shown.
+    throw new CredentialUnavailableError(
+      `${options.systemAccessToken !== undefined ? "options.systemAccessToken" : SYSTEM_ACCESSTOKEN} holds a space, a line break or another character System.AccessToken never has (its value is not shown): map $(System.AccessToken) unchanged.`,
+      "invalid_configuration",
+    );
+  }
   const fromEnvironment = process.env[AZURESUBSCRIPTION_SERVICE_CONNECTION_ID]?.trim();
   const serviceConnectionId = options.serviceConnectionId?.trim() ?? fromEnvironment;
   if (!serviceConnectionId) {

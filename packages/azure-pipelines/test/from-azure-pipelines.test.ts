@@ -255,6 +255,19 @@ describe("fromAzurePipelines configuration", () => {
     );
   });
 
+  it("refuses an access token with a line break inside, as a typed error that never shows it, sending nothing", async () => {
+    vi.stubEnv("SYSTEM_ACCESSTOKEN", "at-secret-part\r\nX-Injected: 1");
+    const before = pipelines.requests.length;
+    const error = await failure(
+      Promise.resolve(fromAzurePipelines({ serviceConnectionId: DEPLOY })(context())),
+    );
+    expect(error).toBeInstanceOf(CredentialUnavailableError);
+    expect(error).toMatchObject({ code: "invalid_configuration" });
+    expect(error.message).toContain("SYSTEM_ACCESSTOKEN holds a space, a line break");
+    expect(JSON.stringify(error) + String(error.stack)).not.toContain("at-secret-part");
+    expect(pipelines.requests.length).toBe(before);
+  });
+
   it("names both ways to give the service connection when none is given, and refuses one that is not a GUID", async () => {
     const none = await failure(Promise.resolve(fromAzurePipelines()(context())));
     expect(none).toMatchObject({ code: "missing_configuration" });

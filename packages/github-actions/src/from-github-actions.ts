@@ -125,7 +125,15 @@ function endpoint(options: FromGitHubActionsOptions): { url: URL; requestToken: 
       "invalid_configuration",
     );
   }
-  return { url, requestToken: (requestToken as string).trim() };
+  const token = (requestToken as string).trim();
+  if (/[^\x21-\x7e]/.test(token)) {
+    // Node would refuse it as a header with a bare TypeError; its value is never shown.
+    throw new CredentialUnavailableError(
+      `${options.idTokenRequestToken !== undefined ? "options.idTokenRequestToken" : ACTIONS_ID_TOKEN_REQUEST_TOKEN} holds a space, a line break or another character a bearer token never has (its value is not shown): it must be the value the runner set, unchanged.`,
+      "invalid_configuration",
+    );
+  }
+  return { url, requestToken: token };
 }
 
 /** What GitHub's rules say about a FIC that does not match the ID token Entra refused. */

@@ -277,6 +277,30 @@ describe("fromGitHubActions configuration", () => {
     await expect(getAssertion(context())).resolves.toMatch(/^ey/);
   });
 
+  it("refuses a request token with a line break inside, as a typed error that never shows it, sending nothing", async () => {
+    vi.stubEnv("ACTIONS_ID_TOKEN_REQUEST_URL", actions.requestUrl);
+    vi.stubEnv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "tok-secret-part\r\nX-Injected: 1");
+    const before = actions.requests.length;
+    const error = await failure(Promise.resolve(fromGitHubActions()(context())));
+    expect(error).toBeInstanceOf(CredentialUnavailableError);
+    expect(error).toMatchObject({ code: "invalid_configuration" });
+    expect(error.message).toContain("ACTIONS_ID_TOKEN_REQUEST_TOKEN holds a space, a line break");
+    expect(JSON.stringify(error) + String(error.stack)).not.toContain("tok-secret-part");
+    const option = await failure(
+      Promise.resolve(
+        fromGitHubActions({
+          idTokenRequestUrl: actions.requestUrl,
+          idTokenRequestToken: "tok-secret-part\nrest",
+        })(context()),
+      ),
+    );
+    expect(option.message).toContain("options.idTokenRequestToken holds");
+    expect(actions.requests.length).toBe(before);
+    // A trailing line break (a value read from a file) is trimmed, as before.
+    vi.stubEnv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", `${actions.requestToken}\n`);
+    await expect(fromGitHubActions()(context())).resolves.toMatch(/^ey/);
+  });
+
   it("takes the endpoint and token from options over the environment", async () => {
     vi.stubEnv("ACTIONS_ID_TOKEN_REQUEST_URL", "http://127.0.0.1:1/never");
     vi.stubEnv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "never");

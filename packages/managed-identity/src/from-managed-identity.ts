@@ -169,7 +169,7 @@ export function fromManagedIdentity(options: ManagedIdentityOptions = {}): Asser
   }
   if (
     options.identityHeader !== undefined &&
-    (typeof options.identityHeader !== "string" || options.identityHeader === "")
+    (typeof options.identityHeader !== "string" || options.identityHeader.trim() === "")
   ) {
     throw invalid("options.identityHeader must be a non-empty string.");
   }

@@ -96,9 +96,15 @@ export function resolveEndpoint(
   identityHeader: string | undefined,
   env: NodeJS.ProcessEnv,
 ): IdentityEndpoint {
-  const header = identityHeader ?? (env[IDENTITY_HEADER] || undefined);
+  const header = (identityHeader ?? env[IDENTITY_HEADER])?.trim() || undefined;
   const identityHeaderSource =
     identityHeader !== undefined ? "options.identityHeader" : IDENTITY_HEADER;
+  if (header !== undefined && /[^\x21-\x7e]/.test(header)) {
+    // Node would refuse it as a header value; its value is never shown.
+    throw invalid(
+      `${identityHeaderSource} holds a space, a line break or another character an identity header never has (its value is not shown): set it to the value the platform gave, unchanged.`,
+    );
+  }
   if (endpoint !== undefined) {
     if (typeof endpoint !== "string" || endpoint === "") {
       throw invalid("options.endpoint must be the identity endpoint's URL.");

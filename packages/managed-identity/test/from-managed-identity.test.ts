@@ -488,6 +488,32 @@ describe("fromManagedIdentity failures", () => {
     expect((await failure(retrying)).name).toBe("AbortError");
   });
 
+  it("an identity header with a trailing line break is trimmed; one with a line break inside is refused at the factory, never shown", async () => {
+    environment({
+      [IDENTITY_ENDPOINT]: federation.imds.identityEndpoint,
+      [IDENTITY_HEADER]: `${federation.imds.identityHeader}\n`,
+    });
+    const token = await fromManagedIdentity({ clientId: BILLING.clientId })(context());
+    expect(claimsOf(token).sub).toBe(BILLING.objectId);
+    environment({
+      [IDENTITY_ENDPOINT]: federation.imds.identityEndpoint,
+      [IDENTITY_HEADER]: "hdr-secret-part\r\nX-Injected: 1",
+    });
+    let error: unknown;
+    try {
+      fromManagedIdentity();
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(CredentialUnavailableError);
+    expect(error).toMatchObject({ code: "invalid_configuration" });
+    expect((error as Error).message).toContain("IDENTITY_HEADER holds a space, a line break");
+    expect(inspect(error) + JSON.stringify(error)).not.toContain("hdr-secret-part");
+    expect(() => fromManagedIdentity({ identityHeader: "  " })).toThrow(
+      "options.identityHeader must be a non-empty string.",
+    );
+  });
+
   it("Azure Arc, Service Fabric and a lone IDENTITY_ENDPOINT are unavailable, each said", async () => {
     environment({
       [IDENTITY_ENDPOINT]: "http://localhost:40342/metadata/identity/oauth2/token",
