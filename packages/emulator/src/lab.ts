@@ -3,7 +3,15 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AwsSts, startAwsSts } from "./aws-sts.js";
+import {
+  type AzurePipelinesOidc,
+  type AzurePipelinesServiceConnection,
+  startAzurePipelines,
+} from "./azure-pipelines.js";
 import { type EntraApp, type EntraEmulator, startEntra } from "./entra.js";
+import { type GcpMetadataServer, startGcpMetadata } from "./gcp-metadata.js";
+import { type GitHubActionsTokenService, startGitHubActions } from "./github-actions.js";
+import { type ImdsServer, type ManagedIdentity, startImds } from "./imds.js";
 import { type OidcIssuer, startIssuer } from "./issuer.js";
 import { type KubernetesApi, startKubernetes } from "./kubernetes.js";
 import { type ProjectedVolume, startProjectedVolume } from "./projected-volume.js";
@@ -101,8 +109,30 @@ export interface Lab {
   readonly tokenVolume: ProjectedVolume;
   /** The certificate registered on the lab app, and its key. */
   readonly certificate: SelfSignedCertificate;
+  /** A GitHub Actions job's ID-token service (HTTPS), repository `fedcred/lab`, environment `lab`. */
+  readonly githubActions: GitHubActionsTokenService;
+  /** An Azure Pipelines job's OIDC endpoint (HTTPS), organization `fedcred`, project `lab`. */
+  readonly azurePipelines: AzurePipelinesOidc;
+  /** The Azure Pipelines service connection federated with the lab app (`lab-deploy`). */
+  readonly serviceConnection: AzurePipelinesServiceConnection;
+  /** A GCP metadata server (plain HTTP, as the real one), with its own OIDC issuer. */
+  readonly gcpMetadata: GcpMetadataServer;
+  /** Azure IMDS and App Service identity endpoints (plain HTTP), in their own home tenant. */
+  readonly imds: ImdsServer;
+  /** The user-assigned managed identity federated with the lab app (in the IMDS home tenant). */
+  readonly managedIdentity: ManagedIdentity;
   /** Federated credentials of the lab app, by source. */
-  readonly subjects: { kubernetes: string; aws: string; issuer: string };
+  readonly subjects: {
+    kubernetes: string;
+    aws: string;
+    issuer: string;
+    githubActions: string;
+    azurePipelines: string;
+    /** The GCP service account's unique id. */
+    gcp: string;
+    /** The managed identity's object id. */
+    managedIdentity: string;
+  };
   close(): Promise<void>;
 }
 
@@ -110,8 +140,10 @@ const EXCHANGE_AUDIENCE = "api://AzureADTokenExchange";
 
 /**
  * Starts a whole federation lab on loopback, every server sharing one CA: Entra (HTTPS), a
- * protected resource, an OIDC issuer, a Kubernetes API server with a projected token volume, and
- * AWS STS, with one app federated with all three issuers and holding a certificate.
+ * protected resource, an OIDC issuer, a Kubernetes API server with a projected token volume, AWS
+ * STS, a GitHub Actions token service and an Azure Pipelines OIDC endpoint (HTTPS), and a GCP
+ * metadata server and Azure IMDS (plain HTTP, as the real ones), with one app federated with all
+ * seven issuers and holding a certificate.
  *
  * @example
  * ```ts
@@ -172,11 +204,41 @@ export async function startLab(config: LabConfig = {}): Promise<Lab> {
     started.push(sts);
     const issuer = await startIssuer({ tls });
     started.push(issuer);
+    const githubActions = await startGitHubActions({
+      job: { repository: "fedcred/lab", environment: "lab" },
+      tlsAuthority,
+    });
+    started.push(githubActions);
+    const serviceConnection = { id: randomUUID(), name: "lab-deploy" };
+    const azurePipelines = await startAzurePipelines({
+      organization: "fedcred",
+      project: "lab",
+      serviceConnections: [serviceConnection],
+      tlsAuthority,
+    });
+    started.push(azurePipelines);
+    const gcpMetadata = await startGcpMetadata();
+    started.push(gcpMetadata);
+    const managedIdentity: ManagedIdentity = {
+      clientId: randomUUID(),
+      objectId: randomUUID(),
+      resourceId:
+        "/subscriptions/00000000-0000-4000-8000-000000000000/resourceGroups/fedcred-lab/providers/Microsoft.ManagedIdentity/userAssignedIdentities/workload",
+      userAssigned: true,
+    };
+    const imds = await startImds({ identities: [managedIdentity] });
+    started.push(imds);
+    const gcpAccount = gcpMetadata.serviceAccounts[0];
+    if (gcpAccount === undefined) throw new Error("the GCP metadata server has no service account");
 
     const subjects = {
       kubernetes: `system:serviceaccount:${namespace}:${serviceAccount}`,
       aws: `arn:aws:iam::${accountId}:role/${roleName}`,
       issuer: config.issuerSubject ?? "fedcred:lab:workload",
+      githubActions: githubActions.subject,
+      azurePipelines: azurePipelines.subject(serviceConnection.name),
+      gcp: gcpAccount.uniqueId,
+      managedIdentity: managedIdentity.objectId,
     };
     const entra = await startEntra({
       tls,
@@ -212,6 +274,30 @@ export async function startLab(config: LabConfig = {}): Promise<Lab> {
                   name: "oidc-issuer",
                   issuer: issuer.url,
                   subject: subjects.issuer,
+                  audiences: [EXCHANGE_AUDIENCE],
+                },
+                {
+                  name: "github-actions",
+                  issuer: githubActions.issuer,
+                  subject: subjects.githubActions,
+                  audiences: [EXCHANGE_AUDIENCE],
+                },
+                {
+                  name: "azure-pipelines",
+                  issuer: azurePipelines.issuer,
+                  subject: subjects.azurePipelines,
+                  audiences: [EXCHANGE_AUDIENCE],
+                },
+                {
+                  name: "gcp",
+                  issuer: gcpMetadata.issuer,
+                  subject: subjects.gcp,
+                  audiences: [EXCHANGE_AUDIENCE],
+                },
+                {
+                  name: "managed-identity",
+                  issuer: imds.issuer,
+                  subject: subjects.managedIdentity,
                   audiences: [EXCHANGE_AUDIENCE],
                 },
               ],
@@ -269,6 +355,12 @@ export async function startLab(config: LabConfig = {}): Promise<Lab> {
       sts,
       tokenVolume,
       certificate,
+      githubActions,
+      azurePipelines,
+      serviceConnection,
+      gcpMetadata,
+      imds,
+      managedIdentity,
       subjects,
       close: closeAll,
     };

@@ -85,6 +85,82 @@ describe("startLab", () => {
     expect((await whoAmI(token)).appid).toBe(lab.clientId);
   });
 
+  it("federates a GitHub Actions job, an Azure Pipelines service connection, a GCP service account and a managed identity", async () => {
+    const fetchAssertion = async (
+      url: string,
+      init: RequestInit,
+      read: (response: Response) => Promise<string>,
+    ): Promise<string> => {
+      const response = await fetch(url, init);
+      expect(response.status, url).toBe(200);
+      return read(response);
+    };
+    const sources: [string, () => Promise<string>][] = [
+      [
+        lab.subjects.githubActions,
+        () =>
+          fetchAssertion(
+            `${lab.githubActions.requestUrl}&audience=api://AzureADTokenExchange`,
+            { headers: { authorization: `Bearer ${lab.githubActions.requestToken}` } },
+            async (response) => ((await response.json()) as { value: string }).value,
+          ),
+      ],
+      [
+        lab.subjects.azurePipelines,
+        () =>
+          fetchAssertion(
+            `${lab.azurePipelines.oidcRequestUri}?api-version=7.1&serviceConnectionId=${lab.serviceConnection.id}`,
+            {
+              method: "POST",
+              headers: {
+                authorization: `Bearer ${lab.azurePipelines.systemAccessToken}`,
+                "content-type": "application/json",
+                "x-tfs-fedauthredirect": "Suppress",
+              },
+            },
+            async (response) => ((await response.json()) as { oidcToken: string }).oidcToken,
+          ),
+      ],
+      [
+        lab.subjects.gcp,
+        () =>
+          fetchAssertion(
+            `${lab.gcpMetadata.url}/computeMetadata/v1/instance/service-accounts/default/identity?audience=api://AzureADTokenExchange`,
+            { headers: { "metadata-flavor": "Google" } },
+            (response) => response.text(),
+          ),
+      ],
+      [
+        lab.subjects.managedIdentity,
+        () =>
+          fetchAssertion(
+            `${lab.imds.imdsEndpoint}?api-version=2018-02-01&resource=api://AzureADTokenExchange&client_id=${lab.managedIdentity.clientId}`,
+            { headers: { metadata: "true" } },
+            async (response) => ((await response.json()) as { access_token: string }).access_token,
+          ),
+      ],
+    ];
+    expect(lab.subjects.githubActions).toBe("repo:fedcred/lab:environment:lab");
+    expect(lab.subjects.azurePipelines).toBe("sc://fedcred/lab/lab-deploy");
+    expect(lab.subjects.managedIdentity).toBe(lab.managedIdentity.objectId);
+    for (const [subject, source] of sources) {
+      const token = await exchange(source);
+      expect(await whoAmI(token), subject).toMatchObject({ appid: lab.clientId });
+      const sent = lab.entra.requests
+        .filter((request) => request.status === 200 && request.form.client_assertion)
+        .at(-1)?.form.client_assertion;
+      const claims = JSON.parse(
+        Buffer.from(sent?.split(".")[1] ?? "", "base64url").toString("utf8"),
+      ) as { sub?: string };
+      expect(claims.sub).toBe(subject);
+    }
+    // Each server minted what was sent (@azure/identity may ask its assertion callback twice).
+    expect(lab.githubActions.tokenCount).toBeGreaterThan(0);
+    expect(lab.azurePipelines.tokenCount).toBeGreaterThan(0);
+    expect(lab.gcpMetadata.identityTokenCount).toBeGreaterThan(0);
+    expect(lab.imds.tokenCount).toBeGreaterThan(0);
+  });
+
   it("writes the CA file and kubeconfig it names", async () => {
     expect(await readFile(lab.env.NODE_EXTRA_CA_CERTS, "utf8")).toBe(
       lab.tlsAuthority.caCertificate,
@@ -94,4 +170,23 @@ describe("startLab", () => {
     };
     expect(kubeconfig.clusters[0]?.cluster.server).toBe(lab.kubernetes.url);
   });
+});
+
+describe("startLab's close()", () => {
+  it("closes the GitHub Actions, Azure Pipelines, GCP metadata and IMDS servers with the lab", async () => {
+    const tls = testTls();
+    const own = await startLab({
+      tlsAuthority: { caCertificate: tls.ca, serverCertificate: tls.cert, serverKey: tls.key },
+    });
+    const urls = [
+      own.githubActions.url,
+      own.azurePipelines.url,
+      own.gcpMetadata.url,
+      own.imds.url,
+      own.imds.authorityHost,
+    ];
+    for (const url of urls) expect((await fetch(url)).status, url).toBeGreaterThan(0);
+    await own.close();
+    for (const url of urls) await expect(fetch(url), url).rejects.toThrow();
+  }, 30_000);
 });
