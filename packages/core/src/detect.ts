@@ -394,7 +394,11 @@ function isModuleNotFound(error: unknown, packageName: string): boolean {
  */
 async function importFromInstall(packageName: string): Promise<unknown> {
   try {
-    // A variable specifier: bundlers leave it alone, and the CommonJS build keeps a real import().
+    // The CommonJS build requires the provider's CommonJS build, which requires this one: its
+    // errors are then instances of the classes the application required (import() would load
+    // the ES build, with the ES build of core and its own classes, and instanceof would fail).
+    if (__MODULE_FORMAT__ === "cjs") return require(packageName);
+    // A variable specifier: bundlers leave it alone.
     return await import(packageName);
   } catch (error) {
     if (!isModuleNotFound(error, packageName)) throw error;

@@ -1,8 +1,10 @@
-import { spawnSync } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFile, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { AzureLogger, setLogLevel } from "@azure/logger";
 import { describe, expect, it, vi } from "vitest";
 import {
@@ -430,4 +432,58 @@ describe("detectAssertion loading the provider", () => {
       setLogLevel(undefined as never);
     }
   });
+});
+
+describe("detectAssertion from the CommonJS build, in a flat node_modules (npm)", () => {
+  const CORE = fileURLToPath(new URL("..", import.meta.url));
+  it.skipIf(!existsSync(join(CORE, "dist/index.cjs")))(
+    "loads the provider's CommonJS build: its errors are instances of the classes the application required",
+    async () => {
+      const app = await mkdtemp(join(tmpdir(), "fedcred-detect-cjs-"));
+      try {
+        // node_modules/@fedcred/core: this build, its dependencies through a link.
+        const core = join(app, "node_modules/@fedcred/core");
+        await mkdir(core, { recursive: true });
+        await cp(join(CORE, "dist"), join(core, "dist"), { recursive: true });
+        await cp(join(CORE, "package.json"), join(core, "package.json"));
+        await symlink(join(CORE, "node_modules"), join(core, "node_modules"), "dir");
+        // node_modules/@fedcred/file: a dual package whose source throws core's error.
+        const provider = join(app, "node_modules/@fedcred/file");
+        await mkdir(provider, { recursive: true });
+        await writeFile(
+          join(provider, "package.json"),
+          JSON.stringify({
+            name: "@fedcred/file",
+            version: "0.0.0",
+            exports: { ".": { import: "./index.mjs", require: "./index.cjs" } },
+          }),
+        );
+        const body = (load: string) =>
+          `${load}\nconst fromFile = () => async () => { throw new CredentialUnavailableError("no token file here", "missing_configuration"); };\n`;
+        await writeFile(
+          join(provider, "index.cjs"),
+          `${body('const { CredentialUnavailableError } = require("@fedcred/core");')}module.exports = { fromFile };\n`,
+        );
+        await writeFile(
+          join(provider, "index.mjs"),
+          `${body('import { CredentialUnavailableError } from "@fedcred/core";')}export { fromFile };\n`,
+        );
+        await writeFile(
+          join(app, "app.cjs"),
+          `const { detectAssertion, CredentialUnavailableError } = require("@fedcred/core");
+           const getAssertion = detectAssertion({ env: { AZURE_FEDERATED_TOKEN_FILE: "/absent" } });
+           Promise.resolve(getAssertion({})).then(
+             () => console.log("resolved"),
+             (error) => console.log(JSON.stringify({ message: error.message, instance: error instanceof CredentialUnavailableError })),
+           );`,
+        );
+        const { stdout } = await promisify(execFile)(process.execPath, [join(app, "app.cjs")], {
+          cwd: app,
+        });
+        expect(JSON.parse(stdout)).toEqual({ message: "no token file here", instance: true });
+      } finally {
+        await rm(app, { recursive: true, force: true });
+      }
+    },
+  );
 });
