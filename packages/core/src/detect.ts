@@ -71,7 +71,8 @@ export interface DetectAssertionOptions {
   /**
    * Loads a provider package by name, for bundled applications, where a computed `import()`
    * finds nothing: `(name) => ({ "@fedcred/file": () => import("@fedcred/file") })[name]()`.
-   * Default: `import()` from `@fedcred/core`'s own folder, then from the working directory.
+   * Default: `import()` (`require()` in the CommonJS build) from `@fedcred/core`'s own folder,
+   * then from the working directory.
    */
   importProvider?: ((packageName: string) => Promise<unknown>) | undefined;
 }
@@ -470,8 +471,8 @@ async function loadSource(
  * | GCP metadata | `GCE_METADATA_HOST`, `K_SERVICE`, `CLOUD_RUN_JOB`, `FUNCTION_TARGET`, `GAE_APPLICATION`, or `options.gcpMetadata` | `@fedcred/gcp`, `fromGcpMetadata(...)` |
  * | managed identity | `IDENTITY_ENDPOINT` and `IDENTITY_HEADER`, or `options.imds` | `@fedcred/managed-identity`, `fromManagedIdentity(...)` |
  *
- * Core depends on no provider: the chosen package is loaded with `import()` on the first call,
- * and its factory runs then (its own configuration errors surface on that call). Detection sends
+ * Core depends on no provider: the chosen package is loaded with `import()` (`require()` in the
+ * CommonJS build) on the first call, and its factory runs then (its own configuration errors surface on that call). Detection sends
  * no request: IMDS and a GCE VM's metadata server are used only when an option says so.
  *
  * @param options - {@link DetectAssertionOptions}: `env` to detect from, `audience`,
