@@ -90,7 +90,15 @@ function invalid(message: string): CredentialUnavailableError {
 
 /** Text a program wrote, made safe for one line of an error: no control characters, bounded. */
 function programText(value: unknown): string {
-  const text = Array.from(String(value), (character) => {
+  // Only scalars are quoted: String() of a deeply nested array (a hostile program's "code")
+  // recurses until the stack overflows.
+  const scalar =
+    typeof value === "string" || typeof value === "number" || typeof value === "boolean"
+      ? String(value)
+      : value === null
+        ? "null"
+        : `(a JSON ${Array.isArray(value) ? "array" : "object"})`;
+  const text = Array.from(scalar, (character) => {
     const code = character.charCodeAt(0);
     return code < 0x20 || code === 0x7f ? " " : character;
   })

@@ -388,6 +388,18 @@ describe("fromExec refusals and bounds", () => {
     }
   });
 
+  it("reports a failure whose code and message are deeply nested JSON as a typed error, not a stack overflow", async () => {
+    const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+    const { options } = await responding(
+      `{"version":1,"success":false,"code":${nested(30_000)},"message":{"a":${nested(100)}}}`,
+      { exitCode: 1 },
+    );
+    const error = await failure(fromExec(options)(context));
+    expect(error).toBeInstanceOf(AuthenticationError);
+    expect(error).toMatchObject({ code: "assertion_failed" });
+    expect(error.message).toContain("reported failure (a JSON array): (a JSON object).");
+  });
+
   it("keeps the arguments out of a spawn failure's cause (Node's error holds them as spawnargs)", async () => {
     const missing = join(directory, "no-such-program");
     const error = await failure(
