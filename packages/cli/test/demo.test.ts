@@ -4,7 +4,19 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { bareEnvironment, fedcred } from "./fedcred.js";
 
-const PROVIDERS = ["file", "kubernetes", "projected", "aws", "certificate"];
+const PROVIDERS = [
+  "file",
+  "kubernetes",
+  "projected",
+  "aws",
+  "certificate",
+  "github-actions",
+  "azure-pipelines",
+  "gcp",
+  "managed-identity",
+  "url",
+  "exec",
+];
 // The demo starts its own lab: nothing of the environment is needed.
 const env = bareEnvironment(mkdtempSync(join(tmpdir(), "fedcred-demo-")));
 
@@ -27,8 +39,24 @@ describe("fedcred demo", () => {
     expect(run.stdout).toMatch(
       /^projected: rotated between two token requests: the second sent the new token \(jti \S+ then \S+\)$/m,
     );
+    // The CI and cloud sources: each row's assertion came from its own emulated issuer.
+    expect(run.stdout).toMatch(/^ +repo:fedcred\/lab:environment:lab$/m);
+    expect(run.stdout).toMatch(/^ +sc:\/\/fedcred\/lab\/lab-deploy$/m);
+    expect(run.stdout).toMatch(/^ +104729551318874962951$/m);
+    expect(run.stdout).toMatch(
+      /^✓ managed-identity +http:\/\/127\.0\.0\.1:\d+\/[\da-f-]{36}\/v2\.0 /m,
+    );
+    expect(run.stdout).toMatch(
+      /^github-actions: detectAssertion\(\{ env \}\) with the job's two variables picks @fedcred\/github-actions: GitHub Actions: ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are set$/m,
+    );
+    expect(run.stdout).toMatch(
+      /^url: GET http:\/\/127\.0\.0\.1:\d+\/token with an x-token-key header, answered \{ "value": <the lab issuer's JWT> \} 1 time\(s\)$/m,
+    );
+    expect(run.stdout).toMatch(
+      /^exec: ran \S+ -e <a script printing the token file as AIP-4117 JSON>; the demo set FEDCRED_ALLOW_EXECUTABLES=1 for this token request only$/m,
+    );
     expect(run.stdout).toContain(
-      "All 5 providers got a token for https://storage.azure.com/.default and the resource accepted each.",
+      "All 11 providers got a token for https://storage.azure.com/.default and the resource accepted each.",
     );
     // Progress on stderr, plain lines (not a TTY), and no token anywhere.
     expect(run.stderr).toMatch(/^fedcred demo: ✓ starting the lab/m);

@@ -1,5 +1,8 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
 import { Agent } from "node:https";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import {
   type AccessToken,
@@ -7,6 +10,7 @@ import {
   ClientAssertionCredential,
   createTransport,
   decodeJwtPayload,
+  detectAssertion,
 } from "@fedcred/core";
 import type { Lab } from "@fedcred/emulator";
 import { COMMON_OPTIONS, parseCommandLine } from "../args.js";
@@ -21,16 +25,29 @@ import { EXIT } from "../usage-error.js";
 const HELP = `Usage: fedcred demo [--json]
 
 Starts the emulator's federation lab in this process (Entra ID, a protected
-resource, a Kubernetes API server with a projected token volume, AWS STS and an
-OIDC issuer, all on 127.0.0.1 with their own CA) and gets an access token with
-every provider, end to end:
+resource, a Kubernetes API server with a projected token volume, AWS STS, an
+OIDC issuer, a GitHub Actions token service, an Azure Pipelines OIDC endpoint,
+a GCP metadata server and Azure IMDS, all on 127.0.0.1 with their own CA) and
+gets an access token with every provider, end to end:
 
-  file         fromFile: an OIDC issuer's token on disk
-  kubernetes   fromServiceAccountToken: the Kubernetes TokenRequest API
-  projected    fromProjectedServiceAccountToken: the kubelet-style volume, rotated
-               between two token requests (the second sends the new token)
-  aws          fromAwsWebIdentityToken: AWS STS GetWebIdentityToken
-  certificate  fromCertificate: a JWT signed with the app's certificate
+  file              fromFile: an OIDC issuer's token on disk
+  kubernetes        fromServiceAccountToken: the Kubernetes TokenRequest API
+  projected         fromProjectedServiceAccountToken: the kubelet-style volume,
+                    rotated between two token requests (the second sends the
+                    new token)
+  aws               fromAwsWebIdentityToken: AWS STS GetWebIdentityToken
+  certificate       fromCertificate: a JWT signed with the app's certificate
+  github-actions    fromGitHubActions: the job's ID-token service (and what
+                    detectAssertion() picks with the job's two variables)
+  azure-pipelines   fromAzurePipelines: a service connection's OIDC token
+  gcp               fromGcpMetadata: the metadata server's identity token
+  managed-identity  fromManagedIdentity: IMDS's token of a user-assigned
+                    identity in another tenant
+  url               fromUrl: a token served by a loopback endpoint the demo
+                    starts (a key header required)
+  exec              fromExec: node runs a small script that prints the
+                    executable-sourced JSON (the demo sets
+                    FEDCRED_ALLOW_EXECUTABLES=1 for that token request only)
 
 Then it calls the protected resource with each token and prints a table:
 provider, assertion issuer and subject, access-token audience, expiry, time
@@ -109,6 +126,62 @@ async function single(
 function shortId(value: unknown): string {
   return typeof value === "string" ? `${value.slice(0, 8)}…` : "(none)";
 }
+
+/** The lab's CA, for providers that take transport options (Node read NODE_EXTRA_CA_CERTS before the lab existed). */
+function labTransport(lab: Lab): { tlsOptions: { ca: string } } {
+  return { tlsOptions: { ca: lab.tlsAuthority.caCertificate } };
+}
+
+/**
+ * A loopback token endpoint for `fromUrl`: `GET /token` with the right `x-token-key` answers
+ * `{ "value": "<jwt>" }`, minted by the lab's OIDC issuer; anything else 401 or 404.
+ */
+async function startTokenEndpoint(
+  lab: Lab,
+): Promise<{ url: string; key: string; served: () => number; close(): Promise<void> }> {
+  const key = randomBytes(18).toString("base64url");
+  let served = 0;
+  const server = createServer((request, response) => {
+    const given = Buffer.from(String(request.headers["x-token-key"] ?? ""));
+    const expected = Buffer.from(key);
+    if (request.method !== "GET" || request.url !== "/token") {
+      response.writeHead(404).end();
+    } else if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      response.writeHead(401, { "content-type": "application/json" });
+      response.end('{"error":"a wrong or missing x-token-key"}');
+    } else {
+      lab.issuer
+        .mint({ subject: lab.subjects.issuer, audience: EXCHANGE_AUDIENCE })
+        .then((token) => {
+          served += 1;
+          response.writeHead(200, { "content-type": "application/json" });
+          response.end(JSON.stringify({ value: token }));
+        })
+        .catch(() => response.writeHead(500).end());
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/token`,
+    key,
+    served: () => served,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The program `exec` runs (`node -e`): prints the token file named by its argument as AIP-4117's JSON. */
+const EXEC_SCRIPT = `const token = require("node:fs").readFileSync(process.argv[1], "utf8").trim();
+const { exp } = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
+process.stdout.write(JSON.stringify({ version: 1, success: true,
+  token_type: "urn:ietf:params:oauth:token-type:jwt", id_token: token, expiration_time: exp }));`;
 
 const PROVIDERS: Provider[] = [
   {
@@ -204,6 +277,116 @@ const PROVIDERS: Provider[] = [
         ),
         scope,
       );
+    },
+  },
+  {
+    name: "github-actions",
+    source: "fromGitHubActions: the job's ID-token service",
+    async run(lab, credential, scope, sent) {
+      const { fromGitHubActions } = await import("@fedcred/github-actions");
+      const env = lab.githubActions.env();
+      // What detection makes of a job's environment (it only reads it: no request, no import).
+      const detected = detectAssertion({ env });
+      const source = fromGitHubActions({
+        idTokenRequestUrl: env.ACTIONS_ID_TOKEN_REQUEST_URL,
+        idTokenRequestToken: env.ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+        transportOptions: labTransport(lab),
+      });
+      const result = await single(credential(recording(source, sent)), scope);
+      return {
+        ...result,
+        note: `detectAssertion({ env }) with the job's two variables picks ${detected.packageName ?? "nothing"}: ${detected.reason}`,
+      };
+    },
+  },
+  {
+    name: "azure-pipelines",
+    source: "fromAzurePipelines: a service connection's OIDC token",
+    async run(lab, credential, scope, sent) {
+      const { fromAzurePipelines } = await import("@fedcred/azure-pipelines");
+      const source = fromAzurePipelines({
+        serviceConnectionId: lab.serviceConnection.id,
+        systemAccessToken: lab.azurePipelines.systemAccessToken,
+        oidcRequestUri: lab.azurePipelines.oidcRequestUri,
+        transportOptions: labTransport(lab),
+      });
+      return single(credential(recording(source, sent)), scope);
+    },
+  },
+  {
+    name: "gcp",
+    source: "fromGcpMetadata: the metadata server's identity token",
+    async run(lab, credential, scope, sent) {
+      const { fromGcpMetadata } = await import("@fedcred/gcp");
+      const source = fromGcpMetadata({ metadataHost: lab.gcpMetadata.host });
+      return single(credential(recording(source, sent)), scope);
+    },
+  },
+  {
+    name: "managed-identity",
+    source: "fromManagedIdentity: IMDS, a user-assigned identity of another tenant",
+    async run(lab, credential, scope, sent) {
+      const { fromManagedIdentity } = await import("@fedcred/managed-identity");
+      const source = fromManagedIdentity({
+        clientId: lab.managedIdentity.clientId,
+        endpoint: lab.imds.imdsEndpoint,
+      });
+      const result = await single(credential(recording(source, sent)), scope);
+      return {
+        ...result,
+        note: `the identity's home tenant ${lab.imds.tenantId}, the app's ${lab.tenantId}`,
+      };
+    },
+  },
+  {
+    name: "url",
+    source: "fromUrl: a loopback token endpoint started by the demo",
+    async run(lab, credential, scope, sent) {
+      const { fromUrl } = await import("@fedcred/url");
+      const endpoint = await startTokenEndpoint(lab);
+      try {
+        const source = fromUrl({
+          url: endpoint.url,
+          headers: { "x-token-key": endpoint.key },
+          format: "json",
+          field: "value",
+        });
+        const result = await single(credential(recording(source, sent)), scope);
+        return {
+          ...result,
+          note: `GET ${endpoint.url} with an x-token-key header, answered { "value": <the lab issuer's JWT> } ${endpoint.served()} time(s)`,
+        };
+      } finally {
+        await endpoint.close();
+      }
+    },
+  },
+  {
+    name: "exec",
+    source: "fromExec: node prints the executable-sourced JSON",
+    async run(lab, credential, scope, sent) {
+      const { fromExec, FEDCRED_ALLOW_EXECUTABLES } = await import("@fedcred/exec");
+      const path = join(lab.directory, "exec-token.jwt");
+      await writeFile(
+        path,
+        await lab.issuer.mint({ subject: lab.subjects.issuer, audience: EXCHANGE_AUDIENCE }),
+        { mode: 0o600 },
+      );
+      const source = fromExec({ command: process.execPath, args: ["-e", EXEC_SCRIPT, path] });
+      // fromExec reads the opt-in from this process's environment when it fetches: set it for
+      // this one token request, then put back what was there.
+      const before = process.env[FEDCRED_ALLOW_EXECUTABLES];
+      process.env[FEDCRED_ALLOW_EXECUTABLES] = "1";
+      try {
+        const result = await single(credential(recording(source, sent)), scope);
+        return {
+          ...result,
+          note: `ran ${process.execPath} -e <a script printing the token file as AIP-4117 JSON>; the demo set ${FEDCRED_ALLOW_EXECUTABLES}=1 for this token request only`,
+        };
+      } finally {
+        if (before === undefined) delete process.env[FEDCRED_ALLOW_EXECUTABLES];
+        else process.env[FEDCRED_ALLOW_EXECUTABLES] = before;
+      }
     },
   },
 ];
@@ -316,7 +499,7 @@ export const demo: Command = {
     quietAwsSdkOnNode20();
     const progress = createProgress(context.stderr, context.err, "fedcred demo: ");
     const starting = progress.start(
-      "starting the lab: Entra ID, protected resource, Kubernetes API, AWS STS, OIDC issuer",
+      "starting the lab: Entra ID, protected resource, Kubernetes API, AWS STS, OIDC issuer, GitHub Actions, Azure Pipelines, GCP metadata, IMDS",
     );
     let lab: Lab;
     try {
