@@ -275,7 +275,12 @@ function run(
     // still hold its stdout: what it printed is read a moment after it exits, not at the timeout.
     child.on("exit", (exitCode, exitSignal) => {
       if (settled) return;
-      exitGrace = setTimeout(() => finish(exitCode, exitSignal), EXIT_PIPE_GRACE_MS);
+      exitGrace = setTimeout(
+        // setImmediate: after the event loop's next poll for I/O, so what is already in the
+        // pipe is read even when a blocked loop fires this timer late.
+        () => setImmediate(() => finish(exitCode, exitSignal)),
+        EXIT_PIPE_GRACE_MS,
+      );
       exitGrace.unref();
     });
     child.on("close", (exitCode, exitSignal) => {
