@@ -95,7 +95,8 @@ const DEFAULT_LEASE_MS = 10_000;
  * A token store on Redis for `ClientAssertionCredentialOptions.tokenStore` of `@fedcred/core`:
  * one token request per fleet instead of one per process. Values are sealed with AES-256-GCM,
  * the Redis key as associated data, so a reader of Redis learns nothing usable and a value
- * copied to another key does not open (a miss). The fleet's single flight is a lease:
+ * copied to another key does not open (a miss); key names are HMACs under a key derived from
+ * the encryption key, so a guessed tenant, client id and scope cannot be confirmed from them. The fleet's single flight is a lease:
  * `SET {prefix}lease:{key} {random} NX PX {leaseInMs}`, ended (`PX 1`) once the token is
  * written; waiting processes poll with `GET`. The store needs only `GET` and `SET` on
  * `{prefix}*`.
@@ -184,7 +185,12 @@ export function redisTokenStore(options: RedisTokenStoreOptions): RedisTokenStor
     describe = { url: url.redacted };
   }
   let closed = false;
-  const redisKey = (key: string): string => `${keyPrefix}${key}`;
+  // With a key, the names are HMACs of the credential's key (see Sealer.names); the first seals.
+  const names = (key: string): string[] =>
+    (sealer === undefined ? [key] : sealer.names(key)).map((name) => `${keyPrefix}${name}`);
+  const redisKey = (key: string): string => names(key)[0] as string;
+  const leaseKey = (key: string): string =>
+    `${keyPrefix}lease:${(redisKey(key) as string).slice(keyPrefix.length)}`;
   const printable = (): Record<string, unknown> => ({
     ...describe,
     keyPrefix,
@@ -197,11 +203,16 @@ export function redisTokenStore(options: RedisTokenStoreOptions): RedisTokenStor
     operationTimeoutInMs,
     keyPrefix,
     async get(key: string, { signal }: TokenStoreOperationOptions) {
-      const name = redisKey(key);
-      const value = await (await connect()).get(name, signal);
-      if (value === undefined || sealer === undefined) return value;
-      // A value that does not open here (another key, a copy from another key) is a miss.
-      return sealer.open(name, value);
+      const commands = await connect();
+      if (sealer === undefined) return commands.get(redisKey(key), signal);
+      // Under the first key's name, then (while keys rotate) under the older keys' names.
+      for (const name of names(key)) {
+        const value = await commands.get(name, signal);
+        if (value === undefined) continue;
+        // A value that does not open here (another key, a copy from another key) is a miss.
+        return sealer.open(name, value);
+      }
+      return undefined;
     },
     async set(key: string, value: string, timeToLiveInMs: number, { signal }) {
       const name = redisKey(key);
@@ -211,11 +222,11 @@ export function redisTokenStore(options: RedisTokenStoreOptions): RedisTokenStor
       // The token is there: the lease ends now rather than at its time (with SET, not DEL, so
       // the ACL stays at GET and SET). Should this value go unread (it expires, a process
       // cannot open it), the next process need not wait out the lease.
-      await commands.set(`${keyPrefix}lease:${key}`, "", 1, signal);
+      await commands.set(leaseKey(key), "", 1, signal);
     },
     async lease(key: string, { signal }) {
       const holder = randomBytes(12).toString("base64url");
-      return (await connect()).setIfAbsent(`${keyPrefix}lease:${key}`, holder, leaseInMs, signal);
+      return (await connect()).setIfAbsent(leaseKey(key), holder, leaseInMs, signal);
     },
     async close() {
       if (closed) return;

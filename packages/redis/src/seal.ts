@@ -1,7 +1,9 @@
 import {
   createCipheriv,
   createDecipheriv,
+  createHmac,
   createSecretKey,
+  hkdfSync,
   type KeyObject,
   randomBytes,
 } from "node:crypto";
@@ -18,8 +20,30 @@ const TAG_BYTES = 16;
 export class Sealer {
   readonly #keys: readonly KeyObject[];
 
+  readonly #nameKeys: readonly KeyObject[];
+
   constructor(keys: readonly KeyObject[]) {
     this.#keys = keys;
+    // A key of its own per encryption key (HKDF), for the names of Redis keys.
+    this.#nameKeys = keys.map((key) =>
+      createSecretKey(
+        Buffer.from(
+          hkdfSync("sha256", key.export(), Buffer.alloc(0), "fedcred redis key name v1", 32),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * The names `key` (the credential's hash of authority, tenant, client id, scopes and CAE
+   * mode) has in Redis, one per encryption key, the first one's first: an HMAC-SHA256,
+   * base64url. The credential's hash alone would let a reader of Redis confirm a guessed
+   * tenant, client id and scope (tenant ids are public); without the key it cannot.
+   */
+  names(key: string): string[] {
+    return this.#nameKeys.map((nameKey) =>
+      createHmac("sha256", nameKey).update(key, "utf8").digest("base64url"),
+    );
   }
 
   /** `value` sealed for `redisKey`, as base64: version, IV, ciphertext, tag. */

@@ -326,10 +326,19 @@ describe.each(["redis", "ioredis"] as const)("redisTokenStore with %s", (library
     try {
       const store = redisTokenStore({ client, encryptionKey });
       stores.push(store);
+      // The keys the credential hands the store (the store names them in Redis by an HMAC).
+      const keysSet: string[] = [];
+      const spied: RedisTokenStore = {
+        ...store,
+        set: (key, ...rest) => {
+          keysSet.push(key);
+          return store.set(key, ...rest);
+        },
+      };
       const make = (): ClientAssertionCredential => {
         const created = new ClientAssertionCredential(tenantId, clientId, () => assertion, {
           authorityHost: shortLived.url,
-          tokenStore: store,
+          tokenStore: spied,
         });
         credentials.push(created);
         return created;
@@ -355,7 +364,8 @@ describe.each(["redis", "ioredis"] as const)("redisTokenStore with %s", (library
         serveUntilTimestamp: Date.now() - 2000,
         refreshAfterTimestamp: Date.now() - 3000,
       });
-      const storeKey = (key as string).slice("fedcred:".length);
+      const storeKey = keysSet[0] as string;
+      expect(key).not.toBe(`fedcred:${storeKey}`);
       await store.set(storeKey, expired, 60_000, { signal: new AbortController().signal });
       expect(await raw.pttl(key as string)).toBeGreaterThan(50_000);
       const fresh = await make().getToken(SCOPE);
@@ -364,6 +374,33 @@ describe.each(["redis", "ioredis"] as const)("redisTokenStore with %s", (library
     } finally {
       await shortLived.close();
     }
+  });
+
+  it("names keys by an HMAC under the encryption key: a reader of Redis cannot confirm a guessed tenant, client id and scope", async () => {
+    const keysSet: string[] = [];
+    const store = redisTokenStore({ client, encryptionKey });
+    stores.push(store);
+    const spied: RedisTokenStore = {
+      ...store,
+      set: (key, ...rest) => {
+        keysSet.push(key);
+        return store.set(key, ...rest);
+      },
+    };
+    await credential(spied).getToken(SCOPE);
+    const names = (await raw.keys()).filter((name) => !name.includes(":lease:"));
+    expect(names).toHaveLength(1);
+    // The credential's key (a plain SHA-256 of public facts: anyone can compute it) is not the
+    // name; another encryption key names the same token otherwise.
+    expect(keysSet).toHaveLength(1);
+    expect(names[0]).not.toBe(`fedcred:${keysSet[0]}`);
+    expect(names[0]).toMatch(/^fedcred:[A-Za-z0-9_-]{43}$/);
+    const other = redisTokenStore({ client, encryptionKey: randomBytes(32) });
+    stores.push(other);
+    await credential(other).getToken(SCOPE);
+    const after = (await raw.keys()).filter((name) => !name.includes(":lease:"));
+    expect(after).toHaveLength(2);
+    expect(entra.tokenRequestCount).toBe(2);
   });
 
   it("a value sealed with a retired key still opens; one sealed with an unknown key is a miss", async () => {
