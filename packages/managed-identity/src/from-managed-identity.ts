@@ -281,21 +281,29 @@ function send(
  * At 169.254.169.254 on AWS, Google Cloud and others, their own metadata service answers, never
  * Azure IMDS: it is "no managed identity here" (a chain moves on), at once, without retries.
  * Azure IMDS answers its refusals as JSON; AWS's answers 404 HTML or an empty 401 (IMDSv2), with
- * `Server: EC2ws`; Google's carries `Metadata-Flavor: Google`.
+ * `Server: EC2ws`; Google's carries `Metadata-Flavor: Google`. A bare 404 that is not JSON is
+ * retried first (IMDS answers 404 while it updates), then said the same way.
  */
 function checkImdsAnswered(response: HttpResponse, endpoint: IdentityEndpoint): void {
   if (endpoint.kind !== "imds" || response.status === 200) return;
-  let json = false;
-  try {
-    const parsed: unknown = JSON.parse(response.body);
-    json = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed);
-  } catch {}
   const foreign =
     response.headers.get("metadata-flavor") !== null ||
     /ec2ws/i.test(response.headers.get("server") ?? "") ||
-    (!json && [401, 403, 404].includes(response.status));
-  if (!foreign) return;
-  throw new CredentialUnavailableError(
+    (!isJsonObject(response.body) && (response.status === 401 || response.status === 403));
+  if (foreign) throw notImds(response, endpoint);
+}
+
+function isJsonObject(text: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed);
+  } catch {
+    return false;
+  }
+}
+
+function notImds(response: HttpResponse, endpoint: IdentityEndpoint): CredentialUnavailableError {
+  return new CredentialUnavailableError(
     `Something other than Azure IMDS answered at ${endpoint.url.origin}${endpoint.url.pathname} (HTTP ${response.status}, not IMDS's JSON: another cloud's metadata service?): this does not run on an Azure VM, scale set, AKS node or container instance with a managed identity.`,
     "assertion_unavailable",
   );
@@ -361,6 +369,11 @@ function tokenOf(
   const where = endpointName(endpoint);
   const status = response.status;
   if (status !== 200) {
+    // IMDS's 404 (an identity not ready yet) was retried; one that never became IMDS's JSON
+    // came from something else at its address.
+    if (endpoint.kind === "imds" && status === 404 && !isJsonObject(response.body)) {
+      throw notImds(response, endpoint);
+    }
     const said = serverSaid(response, endpoint);
     const after = attempts > 1 ? `, after ${attempts} attempts` : "";
     if (status === 400 && selector === undefined && /identity not found/i.test(said)) {

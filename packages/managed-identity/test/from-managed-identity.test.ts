@@ -405,12 +405,23 @@ describe("fromManagedIdentity failures", () => {
     federation.imds.faults.push(foreign[0] as (typeof foreign)[number]);
     const chained = chainAssertions(fromManagedIdentity(), async () => "next-source-token");
     expect(await chained(context())).toBe("next-source-token");
-    // IMDS's own JSON 404 (an identity not ready yet) is still retried.
+    // IMDS's own 404 (an identity not ready yet), JSON or not, is still retried.
+    for (const body of ["{}", "Not Found"]) {
+      federation.imds.reset();
+      federation.imds.faults.push({ status: 404, body });
+      const token = await fromManagedIdentity({ clientId: BILLING.clientId, ...FAST })(context());
+      expect(claimsOf(token).sub).toBe(BILLING.objectId);
+      expect(federation.identityRequests()).toHaveLength(2);
+    }
+    // A bare 404 that stays one after the retries: something else answered.
     federation.imds.reset();
-    federation.imds.faults.push({ status: 404, body: "{}" });
-    const token = await fromManagedIdentity({ clientId: BILLING.clientId, ...FAST })(context());
-    expect(claimsOf(token).sub).toBe(BILLING.objectId);
-    expect(federation.identityRequests()).toHaveLength(2);
+    federation.imds.faults.push({ status: 404, body: "Not Found" }, 3);
+    const bare = await failure(
+      fromManagedIdentity({ retryOptions: { maxRetries: 2, retryDelayInMs: 10 } })(context()),
+    );
+    expect(bare).toBeInstanceOf(CredentialUnavailableError);
+    expect(bare.message).toContain("Something other than Azure IMDS answered");
+    expect(federation.identityRequests()).toHaveLength(3);
   });
 
   it("answers that are not a token: not JSON, no access_token, not a JWT, no expiry", async () => {
