@@ -357,14 +357,21 @@ export class SharedTokenStore {
     const onAbort = (): void => controller.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let late: ReturnType<typeof setImmediate> | undefined;
     try {
       const timedOut = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
-          const error = new StoreFailure(
-            `the token store did not answer within ${this.#timeoutInMs} ms`,
-          );
-          controller.abort(error);
-          reject(error);
+          // Not at once: after a busy event loop (a process starting, a long synchronous task)
+          // this timer runs before the loop reads the answer Redis sent in time. setImmediate
+          // runs after that read, so an answer already received wins.
+          late = setImmediate(() => {
+            const error = new StoreFailure(
+              `the token store did not answer within ${this.#timeoutInMs} ms`,
+            );
+            controller.abort(error);
+            reject(error);
+          });
+          if (background) late.unref();
         }, this.#timeoutInMs);
         if (background) timer.unref();
       });
@@ -386,6 +393,7 @@ export class SharedTokenStore {
       return undefined;
     } finally {
       clearTimeout(timer);
+      if (late !== undefined) clearImmediate(late);
       signal.removeEventListener("abort", onAbort);
     }
   }

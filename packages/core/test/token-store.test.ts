@@ -1,3 +1,6 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import { AzureLogger, setLogLevel } from "@azure/logger";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -359,6 +362,49 @@ describe("a token store behind the in-process cache", () => {
     expect(shared.token).toBe(resumed.token);
     expect(lines.some((line) => line.includes("token store answers again"))).toBe(true);
     expect(storeWarnings()).toHaveLength(1);
+  });
+
+  it("a store that answered in time is not timed out by a busy event loop: the answer waiting to be read wins", async () => {
+    // A store whose answers come over a socket from another process (as Redis's do), so they
+    // arrive while this process is busy.
+    const echo = spawn(
+      process.execPath,
+      [
+        "-e",
+        "const s=require('node:net').createServer(c=>c.on('data',d=>c.write(d))).listen(0,'127.0.0.1',()=>console.log(s.address().port))",
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    try {
+      const [line] = (await once(echo.stdout, "data")) as [Buffer];
+      const socket = connect(Number(line.toString("utf8").trim()), "127.0.0.1");
+      await once(socket, "connect");
+      const get = store.get.bind(store);
+      store.get = async (key, options) => {
+        const value = await get(key, options);
+        socket.write("x");
+        await once(socket, "data");
+        return value;
+      };
+      store.operationTimeoutInMs = 100;
+      const first = await credential().getToken(SCOPE);
+      expect(server.requests).toHaveLength(1);
+      const pending = credential().getToken(SCOPE);
+      // The get is on its way (sent once pending work ran); then this process is busy for three
+      // times the operation's timeout, as a starting process or a long synchronous task is.
+      await new Promise((resolve) => setImmediate(resolve));
+      const busyUntil = Date.now() + 300;
+      while (Date.now() < busyUntil) {
+        // busy
+      }
+      const second = await pending;
+      expect(second.token).toBe(first.token);
+      expect(server.requests).toHaveLength(1);
+      expect(storeWarnings()).toEqual([]);
+      socket.destroy();
+    } finally {
+      echo.kill();
+    }
   });
 
   it("a store that hangs costs each operation its timeout, then the caller gets Entra's token", async () => {
