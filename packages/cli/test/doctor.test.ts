@@ -376,6 +376,17 @@ describe("fedcred doctor reports what detection sees", () => {
           },
     );
     expect(run.stdout).not.toContain(requestToken);
+    // The token file and the variables only workloadIdentityCredential reads are not needed
+    // there: said, not failed; the job's doctor run ends 0.
+    expect(failed(checks)).toEqual([]);
+    expect(run.code).toBe(0);
+    expect(find(checks, "AZURE_FEDERATED_TOKEN_FILE").detail).toBe(
+      "not set: not needed with the GitHub Actions source (the assertion comes from it)",
+    );
+    expect(find(checks, "AZURE_TENANT_ID").detail).toBe(
+      "not set: not needed with the GitHub Actions source (give ClientAssertionCredential the tenant id in code)",
+    );
+    expect(checks.map((check) => check.check)).not.toContain("token file present");
   });
 
   it("with nothing to detect: the check fails and lists what it looked for", async () => {

@@ -12,7 +12,8 @@ and says what to fix:
      file, GitHub Actions, Azure Pipelines, AWS, GCP, managed identity), why,
      and whether its package is installed
   1. AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE are set and
-     valid; AZURE_AUTHORITY_HOST (optional) is a valid authority
+     valid (when step 0 found another platform's source, unset ones are only
+     noted); AZURE_AUTHORITY_HOST (optional) is a valid authority
   2. the token file exists (a projected volume's symlinks resolve), is
      readable, holds one JWT, is fresh (not expired, not future-dated), has the
      audience api://AzureADTokenExchange, is RS256, lives at most 1 day 1 hour;

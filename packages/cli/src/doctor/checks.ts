@@ -1,4 +1,8 @@
-import { AuthenticationError, type ClientAssertionCredential } from "@fedcred/core";
+import {
+  AuthenticationError,
+  type ClientAssertionCredential,
+  describeDetection,
+} from "@fedcred/core";
 import { EXCHANGE_AUDIENCE, isFicMismatch, PUBLIC_CLOUD } from "../entra-rules.js";
 import { type Finding, findingsFor, lifetimeOf } from "../findings.js";
 import { audiencesOf, type DecodedJwt } from "../jwt.js";
@@ -221,30 +225,35 @@ export async function runChecks(
   };
 
   record(checkDetection(env));
-  const tenant = record(
-    variableCheck(
-      env,
-      "AZURE_TENANT_ID",
-      `Set AZURE_TENANT_ID to the tenant (directory) id. ${WEBHOOK}`,
-      (value) => coreRefusal(value, PLACEHOLDER_CLIENT, PUBLIC_CLOUD),
-    ),
+  // Detection found another platform's source: the token file and the variables only
+  // workloadIdentityCredential reads are not needed, so their absence is said, not failed.
+  const detected = describeDetection({ env }).source;
+  const otherSource = detected !== undefined && detected !== "token file" ? detected : undefined;
+  const optional = (check: Check, inCode: string): Check =>
+    otherSource !== undefined && !check.ok && check.detail === "not set"
+      ? pass(check.check, `not set: not needed with the ${otherSource} source (${inCode})`)
+      : check;
+  const tenant = variableCheck(
+    env,
+    "AZURE_TENANT_ID",
+    `Set AZURE_TENANT_ID to the tenant (directory) id. ${WEBHOOK}`,
+    (value) => coreRefusal(value, PLACEHOLDER_CLIENT, PUBLIC_CLOUD),
   );
-  const client = record(
-    variableCheck(
-      env,
-      "AZURE_CLIENT_ID",
-      `Set AZURE_CLIENT_ID to the client id of the app or managed identity; in AKS, annotate the service account with azure.workload.identity/client-id. ${WEBHOOK}`,
-      (value) => coreRefusal(PLACEHOLDER_TENANT, value, PUBLIC_CLOUD),
-    ),
+  record(optional(tenant, "give ClientAssertionCredential the tenant id in code"));
+  const client = variableCheck(
+    env,
+    "AZURE_CLIENT_ID",
+    `Set AZURE_CLIENT_ID to the client id of the app or managed identity; in AKS, annotate the service account with azure.workload.identity/client-id. ${WEBHOOK}`,
+    (value) => coreRefusal(PLACEHOLDER_TENANT, value, PUBLIC_CLOUD),
   );
-  const file = record(
-    variableCheck(
-      env,
-      "AZURE_FEDERATED_TOKEN_FILE",
-      `Set AZURE_FEDERATED_TOKEN_FILE to the token file (the webhook projects /var/run/secrets/azure/tokens/azure-identity-token). ${WEBHOOK}`,
-      () => undefined,
-    ),
+  record(optional(client, "give ClientAssertionCredential the client id in code"));
+  const fileCheck = variableCheck(
+    env,
+    "AZURE_FEDERATED_TOKEN_FILE",
+    `Set AZURE_FEDERATED_TOKEN_FILE to the token file (the webhook projects /var/run/secrets/azure/tokens/azure-identity-token). ${WEBHOOK}`,
+    () => undefined,
   );
+  record(optional(fileCheck, "the assertion comes from it"));
   const authorityValue = env.AZURE_AUTHORITY_HOST?.trim();
   const authority = record(
     authorityValue
@@ -256,8 +265,8 @@ export async function runChecks(
 
   let jwt: DecodedJwt | undefined;
   const bindingVariables = IDENTITY_BINDING_VARIABLES.filter((name) => env[name]?.trim());
-  if (file.ok) {
-    const fileResult = await checkTokenFile(file.detail);
+  if (fileCheck.ok) {
+    const fileResult = await checkTokenFile(fileCheck.detail);
     for (const check of fileResult.checks) record(check);
     jwt = fileResult.jwt;
     if (jwt !== undefined) {
@@ -278,7 +287,7 @@ export async function runChecks(
   if (options.scope !== undefined) {
     // An expired or mismatched token is still sent: Entra's own answer is the proof.
     const prerequisites =
-      tenant.ok && client.ok && file.ok && authority.ok && jwt !== undefined && bindingOk;
+      tenant.ok && client.ok && fileCheck.ok && authority.ok && jwt !== undefined && bindingOk;
     record(await tokenRequestCheck(options, prerequisites, bindingVariables.length > 0, jwt));
   }
 }
