@@ -48,7 +48,8 @@ export interface TokenStoreOperationOptions {
  *    has nothing to share.
  *
  * Every operation may fail, hang or return garbage: the credential gives each one
- * `operationTimeoutInMs` (default {@link DEFAULT_TOKEN_STORE_TIMEOUT_MS}), logs the first failure
+ * `operationTimeoutInMs` (default {@link DEFAULT_TOKEN_STORE_TIMEOUT_MS}; the first operation
+ * of a store in a process, which usually waits for its connection too, at least 3 s), logs the first failure
  * of an outage at warning level, then leaves the store alone for a few seconds and behaves as
  * without one; it logs when the store answers again. Claims-challenge tokens never go to the
  * store.
@@ -105,6 +106,13 @@ export interface TokenStore {
 export const DEFAULT_TOKEN_STORE_TIMEOUT_MS = 500;
 /** After a failure, the store is left alone this long (the credential goes to Entra directly). */
 const BYPASS_AFTER_FAILURE_MS = 5_000;
+/**
+ * The least time the first operation of a store in a process gets: it usually waits for the
+ * store's connection too (a Redis client library loading, TCP and TLS, AUTH), which a process
+ * that asks for its first token as it starts, on a busy CPU, cannot do within an operation's
+ * timeout; the fleet would then go to Entra at a restart, the very moment the store is for.
+ */
+const FIRST_OPERATION_MIN_MS = 3_000;
 const FIRST_POLL_MS = 20;
 const MAX_POLL_MS = 250;
 const MAX_TOKEN_LENGTH = 64 * 1024;
@@ -137,6 +145,8 @@ interface StoreHealth {
   bypassUntil: number;
   down: boolean;
   garbageReported: boolean;
+  /** Whether an operation was started: only the first one gets {@link FIRST_OPERATION_MIN_MS}. */
+  started: boolean;
 }
 
 const healthOfStores = new WeakMap<TokenStore, StoreHealth>();
@@ -249,7 +259,7 @@ export class SharedTokenStore {
     this.#leaseInMs = leaseInMs;
     let health = healthOfStores.get(store);
     if (health === undefined) {
-      health = { bypassUntil: 0, down: false, garbageReported: false };
+      health = { bypassUntil: 0, down: false, garbageReported: false, started: false };
       healthOfStores.set(store, health);
     }
     this.#health = health;
@@ -353,6 +363,10 @@ export class SharedTokenStore {
   ): Promise<T | undefined> {
     if (signal.aborted) throw abortReason(signal);
     if (performance.now() < this.#health.bypassUntil) return undefined;
+    const timeoutInMs = this.#health.started
+      ? this.#timeoutInMs
+      : Math.max(this.#timeoutInMs, FIRST_OPERATION_MIN_MS);
+    this.#health.started = true;
     const controller = new AbortController();
     const onAbort = (): void => controller.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
@@ -366,13 +380,13 @@ export class SharedTokenStore {
           // runs after that read, so an answer already received wins.
           late = setImmediate(() => {
             const error = new StoreFailure(
-              `the token store did not answer within ${this.#timeoutInMs} ms`,
+              `the token store did not answer within ${timeoutInMs} ms`,
             );
             controller.abort(error);
             reject(error);
           });
           if (background) late.unref();
-        }, this.#timeoutInMs);
+        }, timeoutInMs);
         if (background) timer.unref();
       });
       const aborted = new Promise<never>((_, reject) => {

@@ -409,10 +409,43 @@ describe("a token store behind the in-process cache", () => {
 
   it("a store that hangs costs each operation its timeout, then the caller gets Entra's token", async () => {
     store.operationTimeoutInMs = 50;
+    // The store's first operation in this process answers (it gets longer: see the next test).
+    const made = credential();
+    await made.getToken("https://other.example/.default");
     store.fault = () => new Promise(() => {});
-    const token = await credential().getToken(SCOPE);
+    const token = await made.getToken(SCOPE);
     expect(token.token).toMatch(/^access-token-/);
-    expect(server.requests).toHaveLength(1);
+    expect(server.requests).toHaveLength(2);
+    expect(storeWarnings()[0]).toContain("did not answer within 50 ms");
+  });
+
+  it("a store's first operation in a process gets at least 3 s (it waits for the connection too): a slow connection still shares the fleet's token", async () => {
+    store.operationTimeoutInMs = 50;
+    // Another process's token in the store.
+    const shared = new MemoryStore();
+    shared.operationTimeoutInMs = 50;
+    const other = new MemoryStore();
+    const written = await credential({ tokenStore: other }).getToken(SCOPE);
+    const [key, value] = [...other.entries].find(([name]) => !name.startsWith("lease:")) ?? [];
+    shared.entries.set(key as string, value as { value: string; until: number });
+    server.requests.length = 0;
+    // Connecting takes longer than one operation may, once.
+    let connected = false;
+    const get = shared.get.bind(shared);
+    shared.get = async (name, options) => {
+      if (!connected) {
+        await delay(400);
+        connected = true;
+      }
+      return get(name, options);
+    };
+    const token = await credential({ tokenStore: shared }).getToken(SCOPE);
+    expect(server.requests).toHaveLength(0);
+    expect(token.token).toBe(written.token);
+    expect(storeWarnings()).toEqual([]);
+    // Later operations get the timeout: a store as slow as that is bypassed.
+    shared.fault = () => delay(400);
+    await credential({ tokenStore: shared }).getToken("https://other.example/.default");
     expect(storeWarnings()[0]).toContain("did not answer within 50 ms");
   });
 
