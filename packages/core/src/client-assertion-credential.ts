@@ -382,12 +382,10 @@ export class ClientAssertionCredential implements TokenCredential {
   ): Promise<AcquiredToken> {
     const request = (): Promise<AcquiredToken> =>
       this.#requestToken(key, buildClaims(undefined, key.enableCae), context, tracingOptions);
-    if (this.#store === undefined) return request();
-    return this.#store.acquire(
-      tokenStoreKey(this.#authorityHost, this.#clientId, key),
-      context.signal,
-      context.background,
-      request,
+    const store = this.#store;
+    if (store === undefined) return request();
+    return tokenStoreKey(this.#authorityHost, this.#clientId, key).then((storeKey) =>
+      store.acquire(storeKey, context.signal, context.background, request),
     );
   }
 

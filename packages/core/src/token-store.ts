@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { createAccessToken } from "./access-token.js";
 import { abortReason } from "./errors.js";
 import { logger } from "./logger.js";
@@ -151,8 +150,18 @@ interface StoreHealth {
 
 const healthOfStores = new WeakMap<TokenStore, StoreHealth>();
 
+let cryptoModule: Promise<typeof import("node:crypto")> | undefined;
+
 /** The store key of `key` for this credential: a SHA-256, base64url, of everything the token is for. */
-export function tokenStoreKey(authorityHost: string, clientId: string, key: TokenKey): string {
+export async function tokenStoreKey(
+  authorityHost: string,
+  clientId: string,
+  key: TokenKey,
+): Promise<string> {
+  // node:crypto is loaded on the first store operation, not when core is imported: most
+  // processes never use a store, and loading it costs every one of them milliseconds at start.
+  cryptoModule ??= import("node:crypto");
+  const { createHash } = await cryptoModule;
   return createHash("sha256")
     .update(
       JSON.stringify([
