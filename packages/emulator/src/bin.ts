@@ -89,6 +89,9 @@ function say(text: string): void {
 }
 
 async function main(): Promise<void> {
+  // The parent as this process first saw it, before the folder a parent may wait for exists: a
+  // parent killed in between must still be seen as gone, not replaced by init or a subreaper.
+  const startedBy = process.ppid;
   // A reader that went away (a closed pipe) must not turn the shutdown into a crash.
   process.stdout.on("error", () => {});
   process.stderr.on("error", () => {});
@@ -142,7 +145,9 @@ async function main(): Promise<void> {
     if (lab) closeAndExit(lab);
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, stop);
-  const stopWatching = options["ignore-parent"] ? () => {} : watchParent(stop);
+  const stopWatching = options["ignore-parent"]
+    ? () => {}
+    : watchParent(stop, undefined, startedBy);
 
   lab = await startLab(config);
   if (stopping) {

@@ -42,10 +42,16 @@ function isAlive(pid: number): boolean {
  * started and the program. A process whose parent exits is handed to init or a
  * subreaper, so a changed parent id means the parent is gone, even before anyone reaps it; on
  * Linux the same holds one level up through /proc, elsewhere the processes' ids are probed.
+ * `parent` is the parent as the process first saw it: read it before anything a parent may wait
+ * for (a folder, a file), since a parent that goes away before the watch starts would otherwise
+ * hand its successor (init, a subreaper) to the watch as the parent to follow.
  * The timer is unref'd: it never keeps the process alive. Returns a function that stops watching.
  */
-export function watchParent(onGone: (description: string) => void, intervalMs = 500): () => void {
-  const parent = process.ppid;
+export function watchParent(
+  onGone: (description: string) => void,
+  intervalMs = 500,
+  parent: number = process.ppid,
+): () => void {
   // Started by init, or already orphaned: nobody to follow.
   if (parent <= 1) return () => {};
   const fromProc = parentFromProc(parent);
