@@ -60,9 +60,22 @@ const ansi = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*\u0007/g;
 const summary = /^(?:\S+:\S+:)?\s+Tests\s+(\d+ [a-z][a-z ]*(?: \| \d+ [a-z][a-z ]*)*) \(\d+\)$/;
 const totals = { passed: 0, failed: 0, skipped: 0 };
 let summaries = 0;
+// vitest's line for each failed test ("FAIL  |pkg| test/x.test.ts > suite > name"), after turbo's
+// prefix: repeated just above the totals, so a log's last lines say what failed.
+const failure = /^(?:\S+:\S+:)?\s+FAIL\s+\S/;
+const failures = new Map(); // FAIL line -> the first line after it (the error's message)
+let lastFailure;
 
 function count(line) {
-  const match = summary.exec(line.replace(ansi, "").trimEnd());
+  const plain = line.replace(ansi, "").trimEnd();
+  if (failure.test(plain)) {
+    lastFailure = failures.size < 50 && !failures.has(plain) ? plain : undefined;
+    if (lastFailure) failures.set(plain, "");
+  } else if (lastFailure && /\S/.test(plain.replace(/^\S+:\S+:/, ""))) {
+    failures.set(lastFailure, plain.slice(0, 300));
+    lastFailure = undefined;
+  }
+  const match = summary.exec(plain);
   if (!match) return;
   summaries += 1;
   for (const part of match[1].split(" | ")) {
@@ -118,6 +131,10 @@ child.on("close", (code, signal) => {
   if (summaries > 0 || args.includes("test")) {
     if (code !== 0 && totals.failed === 0) {
       console.log("No test failed, but a task did (see turbo's Failed: line above).");
+    }
+    if (failures.size > 0) {
+      const list = [...failures].map(([test, error]) => (error ? `${test}\n  ${error}` : test));
+      console.log(`Failed tests:\n${list.join("\n")}`);
     }
     console.log(`${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
   }
