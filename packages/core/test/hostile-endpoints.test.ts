@@ -189,26 +189,33 @@ describe("what a 200 may hold", () => {
 
 describe("clocks", () => {
   it("counts the lifetime from when the request was sent, not when the answer arrived", async () => {
-    server.replies.push({ ...(tokenSuccess("slow", 2) as object), delayMs: 700 } as Reply);
+    // A 2 s token answered after 1.5 s. Counted from the answer, it would expire 3.5 s after
+    // the call; counted from the request, about 2 s after (plus however long a loaded machine
+    // takes to send it, under 0.5 s here).
+    server.replies.push({ ...(tokenSuccess("slow", 2) as object), delayMs: 1500 } as Reply);
     const sent = Date.now();
     const cred = credential();
     const token = await cred.getToken(SCOPE);
-    expect(Date.now() - sent).toBeGreaterThanOrEqual(690);
-    expect(token.expiresOnTimestamp).toBeLessThanOrEqual(sent + 2000 + 50);
-    // 2 s lifetime, 0.2 s safety margin: never served 1.8 s after it was requested.
-    await new Promise((resolve) => setTimeout(resolve, sent + 1850 - Date.now()));
+    expect(Date.now() - sent).toBeGreaterThanOrEqual(1490);
+    expect(token.expiresOnTimestamp).toBeGreaterThanOrEqual(sent + 2000);
+    expect(token.expiresOnTimestamp).toBeLessThan(sent + 2500);
+    // 0.2 s safety margin: never served 1.8 s after it was requested, which is 1.85 s after
+    // the request by the token's own expiry (counted from the answer, it would be 1.5 s fresh).
+    await new Promise((resolve) => setTimeout(resolve, token.expiresOnTimestamp - 150 - Date.now()));
     const next = await cred.getToken(SCOPE);
     expect(next.token).not.toBe("slow");
     expect(server.requests).toHaveLength(2);
   });
 
   it("serves a few-seconds token until its safety margin, then asks again", async () => {
+    // The clocks are faked, so a loaded machine's late timers cannot move the moments tested.
+    vi.useFakeTimers({ toFake: ["Date", "performance"] });
     server.expiresIn = 3;
     const cred = credential();
     const first = await cred.getToken(SCOPE);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    vi.advanceTimersByTime(2000);
     expect(await cred.getToken(SCOPE)).toBe(first);
-    await new Promise((resolve) => setTimeout(resolve, 800));
+    vi.advanceTimersByTime(800);
     expect((await cred.getToken(SCOPE)).token).not.toBe(first.token);
   });
 
