@@ -47,7 +47,9 @@ describe("signingAlgorithm", () => {
       // The logger keeps its lines in order while it loads: once this one is out, any warning
       // the factories logged would be too.
       logger.warning("fedcred-aws-test: sentinel");
-      await vi.waitFor(() => expect(lines.some((line) => line.includes("sentinel"))).toBe(true));
+      await vi.waitFor(() => expect(lines.some((line) => line.includes("sentinel"))).toBe(true), {
+        timeout: 10_000,
+      });
       expect(lines.filter((line) => line.includes("signingAlgorithm"))).toEqual([]);
     } finally {
       restore();

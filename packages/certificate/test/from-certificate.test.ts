@@ -89,7 +89,9 @@ async function warningsOf(run: () => void): Promise<string[]> {
     run();
     // Lines are kept in order while @azure/logger loads: once this one is out, all are.
     logger.warning("fedcred-certificate-test: sentinel");
-    await vi.waitFor(() => expect(lines.some((line) => line.includes("sentinel"))).toBe(true));
+    await vi.waitFor(() => expect(lines.some((line) => line.includes("sentinel"))).toBe(true), {
+      timeout: 10_000,
+    });
     return lines.filter((line) => !line.includes("sentinel"));
   } finally {
     AzureLogger.log = originalLog;

@@ -231,8 +231,10 @@ describe("the cache", () => {
     const during = await cred.getToken(SCOPE);
     expect(during.token).toBe(first.token);
     expect((await cred.getToken(SCOPE)).token).toBe(first.token);
-    await vi.waitFor(() => expect(server.requests).toHaveLength(2));
-    await vi.waitFor(async () => expect((await cred.getToken(SCOPE)).token).toBe("refreshed"));
+    await vi.waitFor(() => expect(server.requests).toHaveLength(2), { timeout: 10_000 });
+    await vi.waitFor(async () => expect((await cred.getToken(SCOPE)).token).toBe("refreshed"), {
+      timeout: 10_000,
+    });
     expect(server.requests).toHaveLength(2);
   });
 
@@ -257,7 +259,7 @@ describe("the cache", () => {
     expect(getAssertion).toHaveBeenCalledTimes(2);
     vi.advanceTimersByTime(2_000);
     expect((await cred.getToken(SCOPE)).token).toBe(first.token);
-    await vi.waitFor(() => expect(getAssertion).toHaveBeenCalledTimes(3));
+    await vi.waitFor(() => expect(getAssertion).toHaveBeenCalledTimes(3), { timeout: 10_000 });
     expect(server.requests).toHaveLength(1);
   });
 
@@ -272,7 +274,7 @@ describe("the cache", () => {
     const refreshFailed = logged("background refresh failed");
     try {
       expect((await cred.getToken(SCOPE)).token).toBe(first.token);
-      await vi.waitFor(() => expect(refreshFailed.seen()).toBe(true));
+      await vi.waitFor(() => expect(refreshFailed.seen()).toBe(true), { timeout: 10_000 });
     } finally {
       refreshFailed.stop();
     }
@@ -300,7 +302,7 @@ describe("the cache", () => {
     await cred.getToken(SCOPE);
     server.replies.push({ hang: true });
     const pending = cred.getToken("https://vault.azure.net/.default");
-    await vi.waitFor(() => expect(server.requests).toHaveLength(2));
+    await vi.waitFor(() => expect(server.requests).toHaveLength(2), { timeout: 10_000 });
     await cred.close();
     await expect(pending).rejects.toMatchObject({ code: "credential_closed" });
     await expect(cred.getToken(SCOPE)).rejects.toBeInstanceOf(CredentialUnavailableError);
@@ -313,7 +315,7 @@ describe("the cache", () => {
     } as never);
     const cred = credential(undefined, { retryOptions: { maxRetryDelayInMs: 60_000 } });
     const pending = cred.getToken(SCOPE);
-    await vi.waitFor(() => expect(server.requests).toHaveLength(1));
+    await vi.waitFor(() => expect(server.requests).toHaveLength(1), { timeout: 10_000 });
     await cred.close();
     await expect(pending).rejects.toMatchObject({ code: "credential_closed" });
     expect(server.requests).toHaveLength(1);
@@ -454,7 +456,7 @@ describe("abort", () => {
     server.replies.push({ hang: true });
     const controller = new AbortController();
     const pending = credential().getToken(SCOPE, { abortSignal: controller.signal });
-    await vi.waitFor(() => expect(server.requests).toHaveLength(1));
+    await vi.waitFor(() => expect(server.requests).toHaveLength(1), { timeout: 10_000 });
     controller.abort();
     await expect(pending).rejects.toMatchObject({ name: "AbortError" });
   });
@@ -466,7 +468,7 @@ describe("abort", () => {
       seen = context.abortSignal;
       return new Promise<string>(() => {});
     }).getToken(SCOPE, { abortSignal: controller.signal });
-    await vi.waitFor(() => expect(seen).toBeDefined());
+    await vi.waitFor(() => expect(seen).toBeDefined(), { timeout: 10_000 });
     controller.abort();
     await expect(pending).rejects.toMatchObject({ name: "AbortError" });
     expect(seen?.aborted).toBe(true);
@@ -481,7 +483,7 @@ describe("abort", () => {
     const controller = new AbortController();
     const cred = credential(undefined, { retryOptions: { maxRetryDelayInMs: 60_000 } });
     const pending = cred.getToken(SCOPE, { abortSignal: controller.signal });
-    await vi.waitFor(() => expect(server.requests).toHaveLength(1));
+    await vi.waitFor(() => expect(server.requests).toHaveLength(1), { timeout: 10_000 });
     controller.abort();
     await expect(pending).rejects.toMatchObject({ name: "AbortError" });
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -201,7 +201,9 @@ describe("clocks", () => {
     expect(token.expiresOnTimestamp).toBeLessThan(sent + 2500);
     // 0.2 s safety margin: never served 1.8 s after it was requested, which is 1.85 s after
     // the request by the token's own expiry (counted from the answer, it would be 1.5 s fresh).
-    await new Promise((resolve) => setTimeout(resolve, token.expiresOnTimestamp - 150 - Date.now()));
+    await new Promise((resolve) =>
+      setTimeout(resolve, token.expiresOnTimestamp - 150 - Date.now()),
+    );
     const next = await cred.getToken(SCOPE);
     expect(next.token).not.toBe("slow");
     expect(server.requests).toHaveLength(2);
@@ -292,7 +294,7 @@ describe("cool-downs after failures", () => {
     server.replies.push({ status: 429, body: "", headers: { "retry-after": "600" } });
     vi.advanceTimersByTime(61_000);
     expect(await cred.getToken(SCOPE)).toBe(first); // starts the background refresh
-    await vi.waitFor(() => expect(server.requests).toHaveLength(2));
+    await vi.waitFor(() => expect(server.requests).toHaveLength(2), { timeout: 10_000 });
     for (let i = 0; i < 5; i++) {
       vi.advanceTimersByTime(60_000);
       expect(await cred.getToken(SCOPE)).toBe(first);
@@ -327,7 +329,7 @@ describe("races", () => {
     const cred = credential();
     server.replies.push({ ...(tokenSuccess("plain-old") as object), delayMs: 400 } as Reply);
     const plain = cred.getToken(SCOPE);
-    await vi.waitFor(() => expect(server.requests).toHaveLength(1));
+    await vi.waitFor(() => expect(server.requests).toHaveLength(1), { timeout: 10_000 });
     server.replies.push(tokenSuccess("after-challenge"));
     const claims = JSON.stringify({ access_token: { nbf: { essential: true, value: "1" } } });
     expect((await cred.getToken(SCOPE, { claims })).token).toBe("after-challenge");
@@ -342,7 +344,7 @@ describe("races", () => {
     const cred = credential();
     const controller = new AbortController();
     const first = cred.getToken(SCOPE, { abortSignal: controller.signal });
-    await vi.waitFor(() => expect(server.requests).toHaveLength(1));
+    await vi.waitFor(() => expect(server.requests).toHaveLength(1), { timeout: 10_000 });
     controller.abort();
     const second = cred.getToken(SCOPE);
     await expect(first).rejects.toMatchObject({ name: "AbortError" });

@@ -23,7 +23,7 @@ describe("the logger without @azure/logger", () => {
     const { logger, loadLogger } = await import("../src/logger.js");
     loadLogger();
     logger.warning("held while the import fails");
-    await vi.waitFor(() => expect(written).toHaveLength(1));
+    await vi.waitFor(() => expect(written).toHaveLength(1), { timeout: 10_000 });
     logger.error("an error");
     logger.info("not at this level");
     logger.verbose("nor this");

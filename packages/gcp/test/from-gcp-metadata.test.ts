@@ -310,7 +310,7 @@ describe("fromGcpMetadata failures", () => {
     const pending = fromGcpMetadata({ metadataHost: silent.host })(
       context({ abortSignal: controller.signal }),
     );
-    await vi.waitFor(() => expect(silent.connections).toBe(1));
+    await vi.waitFor(() => expect(silent.connections).toBe(1), { timeout: 10_000 });
     controller.abort();
     const error = await failure(pending);
     expect(error.name).toBe("AbortError");

@@ -483,7 +483,7 @@ describe("fromManagedIdentity failures", () => {
     environment({ [AZURE_POD_IDENTITY_AUTHORITY_HOST]: silent.url });
     const controller = new AbortController();
     const pending = fromManagedIdentity()(context({ abortSignal: controller.signal }));
-    await vi.waitFor(() => expect(silent.connections).toBe(1));
+    await vi.waitFor(() => expect(silent.connections).toBe(1), { timeout: 10_000 });
     controller.abort();
     expect((await failure(pending)).name).toBe("AbortError");
 
@@ -494,7 +494,9 @@ describe("fromManagedIdentity failures", () => {
       clientId: BILLING.clientId,
       retryOptions: { retryDelayInMs: 60_000 },
     })(context({ abortSignal: waiting.signal }));
-    await vi.waitFor(() => expect(federation.identityRequests()).toHaveLength(1));
+    await vi.waitFor(() => expect(federation.identityRequests()).toHaveLength(1), {
+      timeout: 10_000,
+    });
     waiting.abort();
     expect((await failure(retrying)).name).toBe("AbortError");
   });

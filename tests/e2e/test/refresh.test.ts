@@ -58,7 +58,7 @@ describe("refresh_in from Entra", () => {
     entra.injectFault({ kind: "delay", delayMs: 300 });
     const during = await credential.getToken("https://management.azure.com/.default");
     expect(during.token).toBe(first.token);
-    await vi.waitFor(() => expect(assertions).toBe(2));
+    await vi.waitFor(() => expect(assertions).toBe(2), { timeout: 10_000 });
     // The refresh's answer comes 0.3 s later (more on a loaded machine): callers then get it.
     await vi.waitFor(
       async () => {

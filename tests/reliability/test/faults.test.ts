@@ -171,7 +171,9 @@ describe("broken connections and answers", () => {
       },
     );
     // Nothing is left waiting on the emulator's side: each held request ended with its connection.
-    await vi.waitFor(() => expect(tokenStatuses(entra).slice(0, 3)).toEqual([499, 499, 499]));
+    await vi.waitFor(() => expect(tokenStatuses(entra).slice(0, 3)).toEqual([499, 499, 499]), {
+      timeout: 10_000,
+    });
   });
 
   it("a truncated body (Content-Length longer than what came, then close): retried as a broken connection", async () => {
