@@ -436,7 +436,7 @@ describe("when no cluster can be reached", () => {
     const slow = fromServiceAccountToken({
       serviceAccount: "billing",
       namespace: "prod",
-      kubeConfig: withPlugin("sleep 3"),
+      kubeConfig: withPlugin("sleep 10"),
       requestTimeoutInMs: 400,
     });
     const started = Date.now();
@@ -444,7 +444,8 @@ describe("when no cluster can be reached", () => {
       (caught: unknown) => caught,
     )) as Error;
     expect(timeout.message).toContain("No token for prod/billing within 400 ms");
-    expect(Date.now() - started).toBeLessThan(2500);
+    // Well before the plugin's 10 s, with room for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it("gives up on a silent API server at requestTimeoutInMs", async () => {
