@@ -2,9 +2,21 @@ import { lstat, mkdtemp, readdir, readFile, readlink, rm, stat } from "node:fs/p
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { startKubernetes } from "../src/kubernetes.js";
 import { type ProjectedToken, startProjectedVolume } from "../src/projected-volume.js";
+
+/**
+ * Lets real I/O started by a faked timer finish: turns of the event loop (setImmediate is not
+ * faked) until `done()` holds, for up to 10 s of real time, or 20 turns when there is no condition.
+ */
+async function settled(done?: () => boolean): Promise<void> {
+  const giveUpAt = performance.now() + 10_000;
+  for (let turn = 0; done ? !done() : turn < 20; turn++) {
+    if (performance.now() > giveUpAt) throw new Error("timed out waiting for the rotation");
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 const TIMESTAMP_DIR = /^\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.\d+$/;
 
@@ -30,6 +42,7 @@ describe("startProjectedVolume", () => {
     directory = await mkdtemp(join(tmpdir(), "fedcred-projected-"));
   });
   afterEach(async () => {
+    vi.useRealTimers();
     await rm(directory, { recursive: true, force: true });
   });
 
@@ -64,6 +77,9 @@ describe("startProjectedVolume", () => {
   });
 
   it("rotates by itself at 80% of the token's lifetime, not before", async () => {
+    // Faked timers and wall clock: the moment of the rotation, not a loaded machine's late
+    // timers, is what is tested. The files are written for real.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
     const source = counterSource(1000);
     const volume = await startProjectedVolume({
       directory,
@@ -72,16 +88,18 @@ describe("startProjectedVolume", () => {
     });
     try {
       expect(volume.path).toBe(join(directory, "azure-identity-token"));
-      await new Promise((resolve) => setTimeout(resolve, 600));
+      vi.advanceTimersByTime(799);
+      await settled();
       expect(volume.rotations).toBe(0);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(volume.rotations).toBe(1);
+      vi.advanceTimersByTime(1);
+      await settled(() => volume.rotations === 1);
       expect(await readFile(volume.path, "utf8")).toBe("token-1-");
     } finally {
       await volume.close();
     }
     const rotationsAtClose = volume.rotations;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    vi.advanceTimersByTime(10_000);
+    await settled();
     expect(volume.rotations).toBe(rotationsAtClose);
   });
 

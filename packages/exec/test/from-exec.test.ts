@@ -179,20 +179,23 @@ describe("fromExec end to end", () => {
   });
 
   it("runs again once a short-lived token nears its expiration_time", async () => {
-    const token = unsignedJwt({ sub: SUBJECT });
-    const { options, counter } = await responding({
-      version: 1,
-      success: true,
-      id_token: token,
-      expiration_time: nowSeconds() + 600,
-    });
-    const getAssertion = fromExec(options);
-    await getAssertion(context);
-    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 479_000 });
+    // The wall clock is faked from a whole second on, so neither the program's start-up time
+    // nor the second's fraction moves the moment the token comes due.
+    vi.useFakeTimers({ toFake: ["Date"], now: Math.floor(Date.now() / 1000) * 1000 });
     try {
+      const token = unsignedJwt({ sub: SUBJECT });
+      const { options, counter } = await responding({
+        version: 1,
+        success: true,
+        id_token: token,
+        expiration_time: nowSeconds() + 600,
+      });
+      const getAssertion = fromExec(options);
+      await getAssertion(context);
+      vi.advanceTimersByTime(479_000);
       await getAssertion(context);
       expect(await runs(counter)).toBe(1);
-      vi.setSystemTime(Date.now() + 2_000);
+      vi.advanceTimersByTime(2_000);
       await getAssertion(context);
       expect(await runs(counter)).toBe(2);
     } finally {
@@ -241,12 +244,13 @@ describe("fromExec refusals and bounds", () => {
     const getAssertion = fromExec({
       command: process.execPath,
       args: [PROGRAM, "hang", pids],
-      timeoutInMs: 1_500,
+      // Long enough for a loaded machine to start Node and write the pids before the kill.
+      timeoutInMs: 5_000,
     });
     const error = await failure(getAssertion(context));
     expect(CredentialUnavailableError.isInstance(error)).toBe(true);
     expect(error.message).toBe(
-      `The program ${JSON.stringify(process.execPath)} did not finish within 1500 ms and was killed: check what it waits for, or raise options.timeoutInMs.`,
+      `The program ${JSON.stringify(process.execPath)} did not finish within 5000 ms and was killed: check what it waits for, or raise options.timeoutInMs.`,
     );
     const { child, grandchild } = JSON.parse(await readFile(pids, "utf8")) as {
       child: number;
@@ -471,7 +475,7 @@ describe("fromExec refusals and bounds", () => {
     const pids = join(directory, "pids.json");
     const script = `
       import { fromExec } from "@fedcred/exec";
-      const getAssertion = fromExec({ command: process.execPath, args: [${JSON.stringify(PROGRAM)}, "hang", ${JSON.stringify(pids)}], timeoutInMs: 1000 });
+      const getAssertion = fromExec({ command: process.execPath, args: [${JSON.stringify(PROGRAM)}, "hang", ${JSON.stringify(pids)}], timeoutInMs: 5000 });
       getAssertion({}).catch((error) => console.log(error.name));
     `;
     const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
