@@ -1,9 +1,12 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { existsSync, rmSync } from "node:fs";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { AzureLogger, setLogLevel } from "@azure/logger";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ClientAssertionCredential } from "../src/client-assertion-credential.js";
 import { CredentialUnavailableError } from "../src/errors.js";
 import type { TokenStore, TokenStoreOperationOptions } from "../src/token-store.js";
@@ -104,6 +107,7 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(credentials.splice(0).map((c) => c.close()));
 });
 
@@ -172,17 +176,22 @@ describe("a token store behind the in-process cache", () => {
   });
 
   it("a background refresh takes the fleet's newer token from the store, and stops there", async () => {
+    // Faked clocks: a loaded machine's late timers cannot carry the token past its margin.
+    vi.useFakeTimers({ toFake: ["Date", "performance"] });
     server.expiresIn = 4;
     const a = credential();
     const b = credential();
     const first = await a.getToken(SCOPE);
     expect((await b.getToken(SCOPE)).token).toBe(first.token);
-    await delay(Math.max(0, (first.refreshAfterTimestamp ?? 0) - Date.now()) + 100);
+    vi.advanceTimersByTime((first.refreshAfterTimestamp ?? 0) - Date.now() + 100);
     // Both serve the cached token at once and refresh behind it: one from Entra, one from the store.
+    const sets = (): number => store.calls.filter((call) => call.op === "set").length;
     expect((await a.getToken(SCOPE)).token).toBe(first.token);
-    await delay(300);
+    await until(() => sets() === 2);
     expect((await b.getToken(SCOPE)).token).toBe(first.token);
-    await delay(300);
+    await vi.waitFor(async () => expect((await b.getToken(SCOPE)).token).not.toBe(first.token), {
+      timeout: 10_000,
+    });
     const renewedA = await a.getToken(SCOPE);
     const renewedB = await b.getToken(SCOPE);
     expect(renewedA.token).not.toBe(first.token);
@@ -367,11 +376,15 @@ describe("a token store behind the in-process cache", () => {
   it("a store that answered in time is not timed out by a busy event loop: the answer waiting to be read wins", async () => {
     // A store whose answers come over a socket from another process (as Redis's do), so they
     // arrive while this process is busy.
+    // It touches a marker file once it has echoed, so the busy loop below knows the answer is
+    // waiting on the socket however slowly a loaded machine ran the other process.
+    const echoed = join(tmpdir(), `fedcred-echoed-${process.pid}-${Date.now()}`);
     const echo = spawn(
       process.execPath,
       [
         "-e",
-        "const s=require('node:net').createServer(c=>c.on('data',d=>c.write(d))).listen(0,'127.0.0.1',()=>console.log(s.address().port))",
+        "const s=require('node:net').createServer(c=>c.on('data',d=>{c.write(d);require('node:fs').writeFileSync(process.argv[1],'')})).listen(0,'127.0.0.1',()=>console.log(s.address().port))",
+        echoed,
       ],
       { stdio: ["ignore", "pipe", "inherit"] },
     );
@@ -380,9 +393,11 @@ describe("a token store behind the in-process cache", () => {
       const socket = connect(Number(line.toString("utf8").trim()), "127.0.0.1");
       await once(socket, "connect");
       const get = store.get.bind(store);
+      let sent = false;
       store.get = async (key, options) => {
         const value = await get(key, options);
         socket.write("x");
+        sent = true;
         await once(socket, "data");
         return value;
       };
@@ -393,10 +408,13 @@ describe("a token store behind the in-process cache", () => {
       // The get is on its way (sent once pending work ran); then this process is busy for three
       // times the operation's timeout, as a starting process or a long synchronous task is.
       await new Promise((resolve) => setImmediate(resolve));
+      if (!sent) await vi.waitFor(() => expect(sent).toBe(true), { timeout: 10_000, interval: 1 });
       const busyUntil = Date.now() + 300;
-      while (Date.now() < busyUntil) {
+      const giveUpAt = Date.now() + 10_000;
+      while ((Date.now() < busyUntil || !existsSync(echoed)) && Date.now() < giveUpAt) {
         // busy
       }
+      expect(existsSync(echoed)).toBe(true);
       const second = await pending;
       expect(second.token).toBe(first.token);
       expect(server.requests).toHaveLength(1);
@@ -404,6 +422,7 @@ describe("a token store behind the in-process cache", () => {
       socket.destroy();
     } finally {
       echo.kill();
+      rmSync(echoed, { force: true });
     }
   });
 
