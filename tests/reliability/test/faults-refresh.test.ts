@@ -14,6 +14,7 @@ import {
   type FaultFederation,
   rejectionOf,
   SCOPE,
+  SHORT_DEADLINE,
   settle,
   startFaultFederation,
   tokenStatuses,
@@ -66,7 +67,7 @@ describe("a fault during a background refresh, the cached token still valid", ()
   for (const [name, fault, statuses] of refreshFaults) {
     it(`${name}: callers keep the cached token, nothing is thrown, the next attempt waits 30 s`, async () => {
       const { entra } = federation;
-      const credential = federation.credential();
+      const credential = federation.credential(fault.kind === "delay" ? SHORT_DEADLINE : {});
       const cached = await credential.getToken(SCOPE);
       expect(entra.tokenRequestCount).toBe(1);
 

@@ -11,6 +11,7 @@ import {
   type FaultFederation,
   rejectionOf,
   SCOPE,
+  SHORT_DEADLINE,
   startFaultFederation,
   startWitness,
   tokenStatuses,
@@ -45,7 +46,7 @@ async function expectTransientFailure(
   expected: { statusCode?: number; message: RegExp; coolDownMs: number; statuses: unknown[] },
 ): Promise<void> {
   const { entra } = federation;
-  const credential = federation.credential();
+  const credential = federation.credential(fault.kind === "delay" ? SHORT_DEADLINE : {});
   entra.injectFault(fault, { count: 3 });
   const error = await rejectionOf(credential.getToken(SCOPE));
   expect(AuthenticationError.isInstance(error)).toBe(true);
