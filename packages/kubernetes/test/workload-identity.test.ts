@@ -16,7 +16,7 @@ import {
   startIdentityBindingProxy,
   startProjectedVolume,
 } from "@fedcred/emulator";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   AZURE_KUBERNETES_CA_DATA,
   AZURE_KUBERNETES_CA_FILE,
@@ -215,7 +215,16 @@ describe("workloadIdentityCredential from the webhook's environment", () => {
     });
     for (let rotation = 0; rotation < 5; rotation += 1) {
       await exchangeVolume.rotate();
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Until a caller has read the file after this rotation (slower on a loaded machine): with
+      // at most 4 requests in flight during the swap, the fifth request after it is new.
+      const sentBefore = binding.tokenRequests().length;
+      await vi.waitFor(
+        () => expect(binding.tokenRequests().length).toBeGreaterThan(sentBefore + 4),
+        {
+          timeout: 10_000,
+          interval: 5,
+        },
+      );
     }
     stop = true;
     await Promise.all(callers);
