@@ -83,7 +83,7 @@ export async function measureRefresh(params: RefreshParams, lab: Lab): Promise<R
 }
 
 function params(context: BenchContext, library: Library): RefreshParams {
-  return { library, callers: 100, durationMs: context.smoke ? 4000 : 10_000 };
+  return { library, callers: 100, durationMs: context.smoke ? 5000 : 10_000 };
 }
 
 export const refreshUnderLoad: Figure = {

@@ -189,21 +189,26 @@ describe("what a 200 may hold", () => {
 
 describe("clocks", () => {
   it("counts the lifetime from when the request was sent, not when the answer arrived", async () => {
-    // A 2 s token answered after 1.5 s. Counted from the answer, it would expire 3.5 s after
-    // the call; counted from the request, about 2 s after (plus however long a loaded machine
-    // takes to send it, under 0.5 s here).
-    server.replies.push({ ...(tokenSuccess("slow", 2) as object), delayMs: 1500 } as Reply);
+    // A 2 s token answered 1.5 s after the request, on faked clocks: the answer is held for 3 s
+    // of real time, and the clocks move 1.5 s once the request has arrived. Counted from the
+    // answer, it would expire 3.5 s after the request; counted from the request, 2 s after.
+    vi.useFakeTimers({ toFake: ["Date", "performance"] });
+    server.replies.push({ ...(tokenSuccess("slow", 2) as object), delayMs: 3000 } as Reply);
     const sent = Date.now();
     const cred = credential();
-    const token = await cred.getToken(SCOPE);
-    expect(Date.now() - sent).toBeGreaterThanOrEqual(1490);
-    expect(token.expiresOnTimestamp).toBeGreaterThanOrEqual(sent + 2000);
-    expect(token.expiresOnTimestamp).toBeLessThan(sent + 2500);
-    // 0.2 s safety margin: never served 1.8 s after it was requested, which is 1.85 s after
-    // the request by the token's own expiry (counted from the answer, it would be 1.5 s fresh).
-    await new Promise((resolve) =>
-      setTimeout(resolve, token.expiresOnTimestamp - 150 - Date.now()),
-    );
+    const pending = cred.getToken(SCOPE);
+    // (vi.waitFor would move the faked clocks too.)
+    for (let polls = 0; server.requests.length === 0 && polls < 2000; polls++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(server.requests).toHaveLength(1);
+    vi.advanceTimersByTime(1500);
+    const token = await pending;
+    expect(token.token).toBe("slow");
+    expect(token.expiresOnTimestamp).toBe(sent + 2000);
+    // 0.2 s safety margin: never served 1.8 s after it was requested (counted from the answer,
+    // it would be fresh until 3.3 s).
+    vi.advanceTimersByTime(sent + 1850 - Date.now());
     const next = await cred.getToken(SCOPE);
     expect(next.token).not.toBe("slow");
     expect(server.requests).toHaveLength(2);

@@ -393,7 +393,7 @@ describe("deadline", () => {
     expect(error.clientRequestId).toBe("t");
     expect(isRetryableTransportError(error)).toBe(true);
     expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(2_000);
+    expect(elapsed).toBeLessThan(10_000);
     await server.allClosed();
   });
 

@@ -91,7 +91,9 @@ describe("fromFile", () => {
 
   it("retries a missing file once after a pause, then names the path", async () => {
     const path = join(directory, "late");
-    const getAssertion = fromFile({ path, retryDelayInMs: 200 });
+    // The file comes 50 ms after the first read and well before the retry, however late a
+    // loaded machine runs the timers.
+    const getAssertion = fromFile({ path, retryDelayInMs: 2_000 });
     const pending = getAssertion(context);
     setTimeout(() => void writeFile(path, "written-late"), 50);
     expect(await pending).toBe("written-late");
