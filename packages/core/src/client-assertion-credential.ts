@@ -26,7 +26,7 @@ import {
 } from "./retry.js";
 import { checkScopes, scopesKey } from "./scopes.js";
 import { createScrubber } from "./scrub.js";
-import { checkTenantId, resolveTenant } from "./tenant.js";
+import { checkTenantId, multiTenantAuthDisabled, resolveTenant, sameTenant } from "./tenant.js";
 import { describeValue, plural, thrownMessage } from "./text.js";
 import {
   type AcquireContext,
@@ -58,6 +58,10 @@ export type { ClientAssertionCredentialOptions };
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const EXPIRED_ASSERTION = 700024;
+
+/** How many distinct `options.tenantId` values a credential remembers as resolved (see `getToken`). */
+const MAX_RESOLVED_TENANTS = 10_000;
+
 /** The cap on a token answer's decoded body. */
 export const MAX_TOKEN_RESPONSE_BYTES: number = 1024 * 1024;
 /** How long a key cools down after a transient failure when the server named no `Retry-After`. */
@@ -126,6 +130,13 @@ export class ClientAssertionCredential implements TokenCredential {
   readonly #tenantId: string;
   /** The configured tenant in lower case: the cache key of the hot path. */
   readonly #tenantKey: string;
+  /**
+   * Each `options.tenantId` already resolved to itself (allowed) or to the configured tenant
+   * (the same id in other letter case), to its lower-case cache key: later calls naming it take
+   * the hot path. At most {@link MAX_RESOLVED_TENANTS}; the environment's pin is still read on
+   * every call.
+   */
+  readonly #resolvedTenants = new Map<string, string>();
   readonly #clientId: string;
   readonly #getAssertion: AssertionFunc;
   readonly #authorityHost: string;
@@ -287,13 +298,18 @@ export class ClientAssertionCredential implements TokenCredential {
   getToken(scopes: string | string[], options?: GetTokenOptions | null): Promise<AccessToken> {
     try {
       let enableCae = false;
+      let tenantKey = this.#tenantKey;
       if (options != null) {
-        if (
-          options.claims ||
-          (options.tenantId !== undefined && options.tenantId !== this.#tenantId) ||
-          options.abortSignal?.aborted
-        ) {
+        if (options.claims || options.abortSignal?.aborted) {
           return this.#getTokenSlow(scopes, options);
+        }
+        const tenantId = options.tenantId;
+        if (tenantId !== undefined && tenantId !== this.#tenantId) {
+          const resolved = this.#resolvedTenants.get(tenantId as string);
+          if (resolved === undefined || multiTenantAuthDisabled()) {
+            return this.#getTokenSlow(scopes, options);
+          }
+          tenantKey = resolved;
         }
         enableCae = options.enableCae === true;
       }
@@ -306,7 +322,7 @@ export class ClientAssertionCredential implements TokenCredential {
       const entry =
         key === undefined
           ? undefined
-          : this.#cache.valid(this.#cache.get(this.#tenantKey, enableCae, key));
+          : this.#cache.valid(this.#cache.get(tenantKey, enableCae, key));
       return entry !== undefined ? entry.promise : this.#getTokenSlow(scopes, options);
     } catch (error) {
       return Promise.reject(error);
@@ -335,10 +351,18 @@ export class ClientAssertionCredential implements TokenCredential {
     options ??= {};
     if (this.#closed) throw this.#closedError();
     const list = checkScopes(scopes);
+    const requested = options.tenantId;
     const tenantId =
-      options.tenantId === undefined || options.tenantId === null
+      requested === undefined || requested === null
         ? this.#tenantId
-        : resolveTenant(this.#tenantId, this.#allowedTenants, options.tenantId);
+        : resolveTenant(this.#tenantId, this.#allowedTenants, requested);
+    if (
+      typeof requested === "string" &&
+      (tenantId === requested || sameTenant(requested, this.#tenantId)) &&
+      this.#resolvedTenants.size < MAX_RESOLVED_TENANTS
+    ) {
+      this.#resolvedTenants.set(requested, tenantId.toLowerCase());
+    }
     const signal = toAbortSignal(options.abortSignal);
     if (signal?.aborted) throw abortError();
     const enableCae = options.enableCae === true;

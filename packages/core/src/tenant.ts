@@ -45,9 +45,7 @@ export function resolveTenant(
   if (typeof requestedTenant === "string" && sameTenant(requestedTenant, configuredTenant)) {
     return configuredTenant;
   }
-  if (process.env[AZURE_IDENTITY_DISABLE_MULTITENANTAUTH]?.toLowerCase() === "true") {
-    return configuredTenant;
-  }
+  if (multiTenantAuthDisabled()) return configuredTenant;
   checkTenantId(requestedTenant, "options.tenantId");
   if (allowedTenants.has("*") || allowedTenants.has(requestedTenant.toLowerCase())) {
     return requestedTenant;
@@ -56,6 +54,14 @@ export function resolveTenant(
     `The credential is configured for tenant ${JSON.stringify(configuredTenant)} and may not get tokens for tenant ${JSON.stringify(requestedTenant)}. Add it to options.additionallyAllowedTenants (or "*" for any tenant).`,
     "tenant_not_allowed",
   );
+}
+
+/**
+ * Whether `AZURE_IDENTITY_DISABLE_MULTITENANTAUTH=true` pins requests to the configured tenant:
+ * read on every call, as the Azure SDK reads it.
+ */
+export function multiTenantAuthDisabled(): boolean {
+  return process.env[AZURE_IDENTITY_DISABLE_MULTITENANTAUTH]?.toLowerCase() === "true";
 }
 
 /** Whether two tenant ids name the same tenant (ids are not case-sensitive). */

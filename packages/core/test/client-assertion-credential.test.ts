@@ -542,6 +542,36 @@ describe("tenants", () => {
     }
   });
 
+  it("serves a per-call tenant's token from the cache, each tenant its own, and honours the pin set later", async () => {
+    const cred = credential(undefined, { additionallyAllowedTenants: ["*"] });
+    const contoso = await cred.getToken(SCOPE, { tenantId: "contoso.onmicrosoft.com" });
+    const fabrikam = await cred.getToken(SCOPE, { tenantId: "fabrikam.com" });
+    const own = await cred.getToken(SCOPE, { tenantId: TENANT.toUpperCase() });
+    expect(new Set([contoso.token, fabrikam.token, own.token]).size).toBe(3);
+    // Named again, each is a cache hit, the configured tenant's in any letter case too.
+    for (let i = 0; i < 3; i++) {
+      expect(await cred.getToken(SCOPE, { tenantId: "contoso.onmicrosoft.com" })).toBe(contoso);
+      expect((await cred.getToken(SCOPE, { tenantId: "FABRIKAM.com" })).token).toBe(fabrikam.token);
+      expect(await cred.getToken(SCOPE, { tenantId: TENANT.toUpperCase() })).toBe(own);
+      expect(await cred.getToken(SCOPE)).toBe(own);
+    }
+    expect(server.requests.map((r) => r.path.split("/")[1])).toEqual([
+      "contoso.onmicrosoft.com",
+      "fabrikam.com",
+      TENANT,
+    ]);
+    // AZURE_IDENTITY_DISABLE_MULTITENANTAUTH=true set now pins the next calls to the configured
+    // tenant, though another tenant's token is cached.
+    vi.stubEnv("AZURE_IDENTITY_DISABLE_MULTITENANTAUTH", "true");
+    try {
+      expect(await cred.getToken(SCOPE, { tenantId: "contoso.onmicrosoft.com" })).toBe(own);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    expect(await cred.getToken(SCOPE, { tenantId: "contoso.onmicrosoft.com" })).toBe(contoso);
+    expect(server.requests).toHaveLength(3);
+  });
+
   it("refuses tenant ids that could change the URL, before any request", async () => {
     const cred = credential(undefined, { additionallyAllowedTenants: ["*"] });
     for (const tenantId of ["../evil", "a/b", "a?b", "tenant id"]) {
