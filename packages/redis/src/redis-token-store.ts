@@ -202,32 +202,35 @@ export function redisTokenStore(options: RedisTokenStoreOptions): RedisTokenStor
     leaseInMs,
     operationTimeoutInMs,
     keyPrefix,
-    async get(key: string, { signal }: TokenStoreOperationOptions) {
-      const commands = await connect();
-      if (sealer === undefined) return commands.get(redisKey(key), signal);
-      // Under the first key's name, then (while keys rotate) under the older keys' names.
-      for (const name of names(key)) {
-        const value = await commands.get(name, signal);
-        if (value === undefined) continue;
-        // A value that does not open here (another key, a copy from another key) is a miss.
-        return sealer.open(name, value);
-      }
-      return undefined;
-    },
-    async set(key: string, value: string, timeToLiveInMs: number, { signal }) {
-      const name = redisKey(key);
-      const sealed = sealer === undefined ? value : sealer.seal(name, value);
-      const commands = await connect();
-      await commands.set(name, sealed, Math.max(1, Math.floor(timeToLiveInMs)), signal);
-      // The token is there: the lease ends now rather than at its time (with SET, not DEL, so
-      // the ACL stays at GET and SET). Should this value go unread (it expires, a process
-      // cannot open it), the next process need not wait out the lease.
-      await commands.set(leaseKey(key), "", 1, signal);
-    },
-    async lease(key: string, { signal }) {
-      const holder = randomBytes(12).toString("base64url");
-      return (await connect()).setIfAbsent(leaseKey(key), holder, leaseInMs, signal);
-    },
+    get: (key: string, { signal }: TokenStoreOperationOptions) =>
+      held(signal, async () => {
+        const commands = await connect();
+        if (sealer === undefined) return commands.get(redisKey(key), signal);
+        // Under the first key's name, then (while keys rotate) under the older keys' names.
+        for (const name of names(key)) {
+          const value = await commands.get(name, signal);
+          if (value === undefined) continue;
+          // A value that does not open here (another key, a copy from another key) is a miss.
+          return sealer.open(name, value);
+        }
+        return undefined;
+      }),
+    set: (key: string, value: string, timeToLiveInMs: number, { signal }) =>
+      held(signal, async () => {
+        const name = redisKey(key);
+        const sealed = sealer === undefined ? value : sealer.seal(name, value);
+        const commands = await connect();
+        await commands.set(name, sealed, Math.max(1, Math.floor(timeToLiveInMs)), signal);
+        // The token is there: the lease ends now rather than at its time (with SET, not DEL, so
+        // the ACL stays at GET and SET). Should this value go unread (it expires, a process
+        // cannot open it), the next process need not wait out the lease.
+        await commands.set(leaseKey(key), "", 1, signal);
+      }),
+    lease: (key: string, { signal }) =>
+      held(signal, async () => {
+        const holder = randomBytes(12).toString("base64url");
+        return (await connect()).setIfAbsent(leaseKey(key), holder, leaseInMs, signal);
+      }),
     async close() {
       if (closed) return;
       closed = true;
@@ -239,6 +242,44 @@ export function redisTokenStore(options: RedisTokenStoreOptions): RedisTokenStor
   Object.defineProperty(store, "toJSON", { value: printable, enumerable: false });
   return Object.freeze(store);
 }
+
+/**
+ * Runs one store operation, keeping the process alive until it settles or `signal` aborts. The
+ * client's socket is unref'd, so that an idle store never keeps a process alive; without this, a
+ * script awaiting the store itself (a health check, a warm-up) would end in the middle of the
+ * call. Rejects with the signal's reason when it aborts first (ioredis takes no signal).
+ */
+async function held<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+  signal?.throwIfAborted();
+  const pending = work();
+  if (signal === undefined) {
+    const hold = setInterval(() => {}, HOLD_MS);
+    try {
+      return await pending;
+    } finally {
+      clearInterval(hold);
+    }
+  }
+  // Settled after an abort, its outcome has no one left to tell.
+  pending.catch(() => {});
+  const hold = setInterval(() => {}, HOLD_MS);
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([
+      pending,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    clearInterval(hold);
+    if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/** A ref'd timer that never fires: it only keeps the event loop alive. */
+const HOLD_MS = 2 ** 30;
 
 function sealerFor(options: RedisTokenStoreOptions): Sealer | undefined {
   if (options.encryptionKey === undefined || options.encryptionKey === null) {

@@ -87,7 +87,14 @@ export function encryptionKeys(value: unknown): KeyObject[] {
   }
   return list.map((item, index) => {
     const name = Array.isArray(value) ? `options.encryptionKey[${index}]` : "options.encryptionKey";
-    return createSecretKey(keyBytes(item, name));
+    const bytes = keyBytes(item, name);
+    // A placeholder (Buffer.alloc(32), "0".repeat(64), a byte repeated) is not a key.
+    if (bytes.every((byte) => byte === bytes[0])) {
+      throw invalid(
+        `${name} is 32 copies of one byte, a placeholder rather than a key: generate one with openssl rand -base64 32.`,
+      );
+    }
+    return createSecretKey(bytes);
   });
 }
 

@@ -428,6 +428,8 @@ describe("redisTokenStore options", () => {
       [{ url: redis.url }, /options\.encryptionKey is required/],
       [{ url: redis.url, encryptionKey: randomBytes(16) }, /32 bytes/],
       [{ url: redis.url, encryptionKey: [] }, /empty list/],
+      [{ url: redis.url, encryptionKey: Buffer.alloc(32) }, /placeholder/],
+      [{ url: redis.url, encryptionKey: [encryptionKey, "f".repeat(64)] }, /\[1\] is 32 copies/],
       [{ url: "http://127.0.0.1:6379", encryptionKey }, /redis:\/\/ or rediss:\/\//],
       [{ client: { get() {}, set() {} }, encryptionKey }, /node-redis 5 client/],
       [{ url: redis.url, encryptionKey, leaseInMs: 0 }, /options\.leaseInMs/],
@@ -521,6 +523,44 @@ describe("redisTokenStore options", () => {
     const result = await member.result;
     expect([result.exit, result.error]).toEqual([0, undefined]);
     expect(result.token).toMatch(/^ey/);
+  });
+
+  it("a script awaiting the store itself runs to its end, from ESM and from CommonJS", () => {
+    // The client's socket is unref'd (an idle store keeps no process alive); each operation
+    // holds the process until it settles, or a health check would end in the middle of a call.
+    const dist = fileURLToPath(new URL("../dist/", import.meta.url));
+    const body = `
+      const store = redisTokenStore({ url: process.env.URL, encryptionKey: process.env.KEY });
+      const signal = AbortSignal.timeout(20000);
+      const key = "awaited-" + process.pid;
+      console.log(String(await store.get(key, { signal })));
+      await store.set(key, "value", 60000, { signal });
+      console.log(await store.get(key, { signal }));
+      console.log(await store.lease(key + "-lease", { signal }));
+      await store.close();
+      console.log("end");`;
+    const scripts = [
+      [
+        "--input-type=module",
+        "-e",
+        `import { redisTokenStore } from ${JSON.stringify(`${dist}index.mjs`)};${body}`,
+      ],
+      [
+        "-e",
+        `const { redisTokenStore } = require(${JSON.stringify(`${dist}index.cjs`)}); (async () => {${body}})();`,
+      ],
+    ];
+    for (const args of scripts) {
+      const run = spawnSync(process.execPath, args, {
+        env: { ...process.env, URL: redis.url, KEY: encryptionKey },
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      expect([run.status, run.stdout.trim().split("\n")]).toEqual([
+        0,
+        ["undefined", "value", "true", "end"],
+      ]);
+    }
   });
 
   it("a url store whose Redis is down does not keep the process alive", async () => {
