@@ -154,6 +154,7 @@ export async function requestOidcToken(transport: Transport, call: OidcTokenCall
       signal: call.signal,
       timeoutInMs: call.timeoutInMs,
       maxBodyBytes: MAX_BODY_BYTES,
+      urlSource: "options.oidcRequestUri or SYSTEM_OIDCREQUESTURI",
     },
     {
       maxAttempts: MAX_ATTEMPTS,

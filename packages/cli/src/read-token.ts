@@ -34,7 +34,15 @@ export async function readTokenInput(
   stdin: NodeJS.ReadableStream,
   env: NodeJS.ProcessEnv,
 ): Promise<TokenInput> {
-  if (argument === "-") return { origin: "stdin", text: await readStream(stdin) };
+  if (argument === "-") {
+    const text = await readStream(stdin);
+    if (text.trim() === "") {
+      throw new Error(
+        'stdin was empty: pipe the token in, such as echo "$TOKEN" | fedcred inspect -.',
+      );
+    }
+    return { origin: "stdin", text };
+  }
   const path = argument ?? env.AZURE_FEDERATED_TOKEN_FILE;
   if (path === undefined || path === "") {
     throw new UsageError(
@@ -55,11 +63,18 @@ export async function readTokenInput(
     );
   }
   if (size > MAX_TOKEN_BYTES) throw new Error(`${path} is larger than 1 MiB: that is not a token.`);
+  let text: string;
   try {
-    return { origin: path, text: await readFile(path, "utf8") };
+    text = await readFile(path, "utf8");
   } catch (error) {
     throw new Error(
       `Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`,
     );
   }
+  if (text.trim() === "") {
+    throw new Error(
+      `${path}${argument === undefined ? " (AZURE_FEDERATED_TOKEN_FILE)" : ""} is empty: no token to inspect.`,
+    );
+  }
+  return { origin: path, text };
 }

@@ -1,4 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Lab, startLab } from "@fedcred/emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -264,6 +266,22 @@ describe("fedcred inspect input errors", () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("error (invalid_jwt): The value is not a compact JWT");
     expect(run.stderr).not.toContain("secret-value");
+  });
+
+  it("empty stdin and an empty file exit 1 saying so", async () => {
+    const stdin = await fedcred(["inspect", "-"], { env: labEnvironment(lab), input: "\n" });
+    expect(stdin.code).toBe(1);
+    expect(stdin.stderr).toContain("stdin was empty: pipe the token in");
+    const dir = mkdtempSync(join(tmpdir(), "fedcred-inspect-empty-"));
+    try {
+      const empty = join(dir, "token");
+      writeFileSync(empty, "");
+      const file = await fedcred(["inspect", empty], { env: labEnvironment(lab) });
+      expect(file.code).toBe(1);
+      expect(file.stderr).toContain(`${empty} is empty: no token to inspect.`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a missing file exits 1 naming it; no argument and no AZURE_FEDERATED_TOKEN_FILE exits 2", async () => {

@@ -96,6 +96,12 @@ export interface HttpRequest {
    * a proxy (as the Azure and Google SDKs send them: a proxy would answer for another machine).
    */
   metadataService?: boolean | undefined;
+  /**
+   * Where the URL comes from, named where an error asks to fix it (a redirect, a certificate
+   * for another host): such as `"options.url"` or `"ACTIONS_ID_TOKEN_REQUEST_URL"`. Default
+   * `"authorityHost"`.
+   */
+  urlSource?: string | undefined;
 }
 
 /**
@@ -216,6 +222,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
       display: displayUrl(url),
       origin: url.origin,
       tlsName: request.tls?.servername ?? url.hostname,
+      urlSource: request.urlSource ?? "authorityHost",
       ownCa: request.tls?.ca !== undefined,
       clientRequestId: request.clientRequestId,
       proxy: route && {

@@ -197,6 +197,7 @@ function send(
       timeoutInMs,
       maxBodyBytes: MAX_BODY_BYTES,
       metadataService: true,
+      urlSource: source === "the default" ? GCE_METADATA_HOST : source,
     },
     {
       maxAttempts: MAX_ATTEMPTS,

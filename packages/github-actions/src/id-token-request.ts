@@ -122,6 +122,7 @@ export async function requestIdToken(transport: Transport, call: IdTokenCall): P
       signal: call.signal,
       timeoutInMs: call.timeoutInMs,
       maxBodyBytes: MAX_BODY_BYTES,
+      urlSource: "options.idTokenRequestUrl or ACTIONS_ID_TOKEN_REQUEST_URL",
     },
     {
       maxAttempts: MAX_ATTEMPTS,

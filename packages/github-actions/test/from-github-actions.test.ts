@@ -397,6 +397,9 @@ describe("fromGitHubActions failures", () => {
     expect(error).toMatchObject({ code: "redirect_refused", statusCode: 302 });
     expect(error.message).toContain("https://elsewhere.example");
     expect(error.message).toMatch(/^The GitHub Actions ID-token request to http:\/\/127\.0\.0\.1/);
+    expect(error.message).toContain(
+      "(check options.idTokenRequestUrl or ACTIONS_ID_TOKEN_REQUEST_URL and any proxy in between)",
+    );
     expect(actions.requests.length - before).toBe(1);
   });
 

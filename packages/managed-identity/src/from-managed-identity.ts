@@ -262,6 +262,7 @@ function send(
       timeoutInMs: request.timeoutInMs,
       maxBodyBytes: MAX_BODY_BYTES,
       metadataService: true,
+      urlSource: endpoint.source,
     },
     {
       maxAttempts: retries.maxRetries + 1,

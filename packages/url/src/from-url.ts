@@ -227,6 +227,7 @@ export function fromUrl(options: FromUrlOptions): AssertionFunc {
         // Not background: the caller waits for this answer, so it must keep the process alive
         // (Node unrefs the pooled socket once it is idle).
         maxBodyBytes: MAX_BODY_BYTES,
+        urlSource: "options.url",
       });
     } catch (error) {
       if (AuthenticationError.isInstance(error) && error.code === "token_request_failed") {

@@ -224,6 +224,9 @@ describe("fromUrl on the wire", () => {
       expect(AuthenticationError.isInstance(error)).toBe(true);
       expect(error).toMatchObject({ code: "redirect_refused", statusCode: 302 });
       expect(error.message).toContain(`a redirect to ${elsewhere.url}`);
+      // The fix it names is this provider's own setting.
+      expect(error.message).toContain("(check options.url and any proxy in between)");
+      expect(error.message).not.toContain("authorityHost");
       expect(elsewhere.seen).toHaveLength(0);
     } finally {
       await elsewhere.close();
