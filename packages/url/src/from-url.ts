@@ -41,6 +41,11 @@ export interface FromUrlOptions {
   field?: string;
   /** One deadline for connecting, the headers and the whole body, in milliseconds: 1 to 300 000. Default 10 000. */
   timeoutInMs?: number;
+  /**
+   * The same deadline under the name the other HTTP providers use (`fromGitHubActions`,
+   * `fromGcpMetadata`, ...): give one of the two; both with different values is refused.
+   */
+  requestTimeoutInMs?: number;
   /** The proxy for this URL; default: `HTTPS_PROXY`, `ALL_PROXY`, `HTTP_PROXY`, `NO_PROXY` (never for loopback). */
   proxyOptions?: ProxySettings;
   /** CAs trusted besides Node's own (a private token service), and a client certificate. */
@@ -204,9 +209,20 @@ export function fromUrl(options: FromUrlOptions): AssertionFunc {
   if (format === "text" && field !== undefined) {
     throw invalid('options.field applies to options.format "json" only.');
   }
+  if (
+    options.timeoutInMs !== undefined &&
+    options.requestTimeoutInMs !== undefined &&
+    options.timeoutInMs !== options.requestTimeoutInMs
+  ) {
+    throw invalid(
+      "options.timeoutInMs and options.requestTimeoutInMs name the same deadline: give one of them.",
+    );
+  }
   const timeoutInMs = checkTimeoutInMs(
-    options.timeoutInMs ?? DEFAULT_TIMEOUT_MS,
-    "options.timeoutInMs",
+    options.timeoutInMs ?? options.requestTimeoutInMs ?? DEFAULT_TIMEOUT_MS,
+    options.timeoutInMs === undefined && options.requestTimeoutInMs !== undefined
+      ? "options.requestTimeoutInMs"
+      : "options.timeoutInMs",
     MAX_TIMEOUT_MS,
   );
   let transport: Transport | undefined;

@@ -321,6 +321,11 @@ describe("fromUrl on the wire", () => {
     const error = await failure(fromUrl({ url: service.url, timeoutInMs: 300 })(context));
     expect(CredentialUnavailableError.isInstance(error)).toBe(true);
     expect(error.message).toMatch(/300 ms|timed out|did not answer/i);
+    // requestTimeoutInMs, the other HTTP providers' name, is the same deadline.
+    const started = Date.now();
+    const named = await failure(fromUrl({ url: service.url, requestTimeoutInMs: 300 })(context));
+    expect(named.message).toContain("timed out after 300 ms");
+    expect(Date.now() - started).toBeLessThan(8_000);
 
     const controller = new AbortController();
     const pending = fromUrl({ url: service.url })({ ...context, abortSignal: controller.signal });
@@ -348,6 +353,11 @@ describe("fromUrl options", () => {
     [{ url: "https://t.example", format: "json" }, "needs options.field"],
     [{ url: "https://t.example", field: "value" }, 'applies to options.format "json" only'],
     [{ url: "https://t.example", timeoutInMs: 0 }, "options.timeoutInMs must be"],
+    [{ url: "https://t.example", requestTimeoutInMs: -5 }, "options.requestTimeoutInMs must be"],
+    [
+      { url: "https://t.example", timeoutInMs: 100, requestTimeoutInMs: 200 },
+      "name the same deadline: give one of them",
+    ],
   ])("refuses %j at once", (options, message) => {
     expect(() => fromUrl(options as never)).toThrow(CredentialUnavailableError);
     expect(() => fromUrl(options as never)).toThrow(message);
