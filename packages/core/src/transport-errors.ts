@@ -22,7 +22,7 @@ export interface RequestContext {
   /** `true` when this destination trusts only CAs of its own (the AKS token proxy's). */
   readonly ownCa?: boolean | undefined;
   /** Where the URL comes from (`authorityHost`, `options.url`, ...), for the hints that fix it. */
-  readonly urlSource?: string | undefined;
+  readonly urlSource: string;
 }
 
 /** Origin and path of `url`, for messages: no user info, no query, no fragment. */
@@ -101,7 +101,7 @@ export function redirectRefused(
   location: string | null,
 ): AuthenticationError {
   return transportError(
-    `The request to ${context.display} was answered ${status} with ${describeLocation(location, context.display)}; fedcred never follows redirects, so nothing was sent there: point the URL at the endpoint itself (check ${context.urlSource ?? "authorityHost"} and any proxy in between).`,
+    `The request to ${context.display} was answered ${status} with ${describeLocation(location, context.display)}; fedcred never follows redirects, so nothing was sent there: point the URL at the endpoint itself (check ${context.urlSource} and any proxy in between).`,
     "redirect_refused",
     context,
     false,
@@ -246,7 +246,7 @@ function tlsFailure(context: RequestContext, code: string, cause: unknown): Auth
   } else if (CLOCK.has(code)) {
     message = `${subject} ${code === "CERT_HAS_EXPIRED" ? "has expired" : code === "CERT_NOT_YET_VALID" ? "is not yet valid" : "has unreadable validity dates"} (${code}): check this machine's clock and the server certificate.`;
   } else if (WRONG_NAME.has(code)) {
-    message = `${subject} does not name ${context.tlsName} (${code}): point the URL at a host name the certificate lists (check ${context.urlSource ?? "authorityHost"}, and servername where one is set).`;
+    message = `${subject} does not name ${context.tlsName} (${code}): point the URL at a host name the certificate lists (check ${context.urlSource}, and servername where one is set).`;
   } else if (CLIENT_CERTIFICATE_REFUSED.test(code)) {
     message = `The TLS handshake with ${context.origin} was refused (${code}): if the server requires a client certificate, set tlsOptions.cert and tlsOptions.key (or tlsOptions.pfx) to one it trusts.`;
   } else {

@@ -11,6 +11,7 @@ import {
   CLIENT,
   entraError,
   fakeJwt,
+  pollUntil,
   SCOPE,
   startTokenServer,
   TENANT,
@@ -274,11 +275,7 @@ describe("the cache", () => {
     const refreshFailed = logged("background refresh failed");
     try {
       expect((await cred.getToken(SCOPE)).token).toBe(first.token);
-      // A plain poll: vi.waitFor would move the faked clocks.
-      for (let polls = 0; !refreshFailed.seen() && polls < 2000; polls++) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      expect(refreshFailed.seen()).toBe(true);
+      expect(await pollUntil(() => refreshFailed.seen())).toBe(true);
     } finally {
       refreshFailed.stop();
     }

@@ -13,6 +13,7 @@ import {
   CLIENT,
   entraError,
   fakeJwt,
+  pollUntil,
   type Reply,
   rejection,
   SCOPE,
@@ -197,10 +198,7 @@ describe("clocks", () => {
     const sent = Date.now();
     const cred = credential();
     const pending = cred.getToken(SCOPE);
-    // (vi.waitFor would move the faked clocks too.)
-    for (let polls = 0; server.requests.length === 0 && polls < 2000; polls++) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await pollUntil(() => server.requests.length > 0);
     expect(server.requests).toHaveLength(1);
     vi.advanceTimersByTime(1500);
     const token = await pending;

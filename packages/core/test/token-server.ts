@@ -158,3 +158,16 @@ export async function rejection(promise: Promise<unknown>): Promise<Authenticati
   }
   return error;
 }
+
+/**
+ * Polls `condition` every 5 ms, up to 2,000 times (10 s or more on a loaded machine), and
+ * returns whether it held. It counts polls, not time, so faked clocks neither stop it nor move
+ * (`vi.waitFor` advances faked timers on each try).
+ */
+export async function pollUntil(condition: () => boolean | Promise<boolean>): Promise<boolean> {
+  for (let polls = 0; polls < 2000; polls++) {
+    if (await condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return condition();
+}

@@ -14,6 +14,7 @@ import {
   CLIENT,
   entraError,
   fakeJwt,
+  pollUntil,
   type Reply,
   SCOPE,
   startTokenServer,
@@ -189,11 +190,8 @@ describe("a token store behind the in-process cache", () => {
     expect((await a.getToken(SCOPE)).token).toBe(first.token);
     await until(() => sets() === 2);
     expect((await b.getToken(SCOPE)).token).toBe(first.token);
-    // Until b's refresh has taken the store's token (a plain poll: vi.waitFor moves faked clocks).
-    for (let polls = 0; polls < 2000; polls++) {
-      if ((await b.getToken(SCOPE)).token !== first.token) break;
-      await delay(5);
-    }
+    // Until b's refresh has taken the store's token.
+    await pollUntil(async () => (await b.getToken(SCOPE)).token !== first.token);
     const renewedA = await a.getToken(SCOPE);
     const renewedB = await b.getToken(SCOPE);
     expect(renewedA.token).not.toBe(first.token);

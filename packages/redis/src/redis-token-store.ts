@@ -252,19 +252,12 @@ export function redisTokenStore(options: RedisTokenStoreOptions): RedisTokenStor
 async function held<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
   signal?.throwIfAborted();
   const pending = work();
-  if (signal === undefined) {
-    const hold = setInterval(() => {}, HOLD_MS);
-    try {
-      return await pending;
-    } finally {
-      clearInterval(hold);
-    }
-  }
   // Settled after an abort, its outcome has no one left to tell.
   pending.catch(() => {});
   const hold = setInterval(() => {}, HOLD_MS);
   let onAbort: (() => void) | undefined;
   try {
+    if (signal === undefined) return await pending;
     return await Promise.race([
       pending,
       new Promise<never>((_, reject) => {
@@ -274,7 +267,7 @@ async function held<T>(signal: AbortSignal | undefined, work: () => Promise<T>):
     ]);
   } finally {
     clearInterval(hold);
-    if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
+    if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
   }
 }
 
